@@ -1,0 +1,84 @@
+"""``dapr-agents-durable``: the command line.
+
+Example::
+
+    dapr-agents-durable engine --host 127.0.0.1 --port 50001 --db ./engine.db
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from dapr_agents_durable.engine import EmbeddedEngine, EngineAlreadyRunning, EngineConfig
+from dapr_agents_durable.engine.store import DatabaseError
+
+
+def _engine_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "engine",
+        help="serve the embedded workflow engine in the foreground",
+        description="Serve Dapr's workflow gRPC protocol from a SQLite file until SIGTERM/SIGINT.",
+    )
+    defaults = EngineConfig()
+    p.add_argument("--host", default=defaults.host, help="address to bind (default %(default)s)")
+    p.add_argument("--port", type=int, default=50001, help="port to bind, 0 for a free one (default %(default)s)")
+    p.add_argument("--db", default=defaults.db_path, help="SQLite database file (default %(default)s)")
+    p.add_argument("--app-id", default=defaults.app_id, help="Dapr app id served (default %(default)s)")
+    p.add_argument("--api-token", default=None, help="require this dapr-api-token (default: $DAPR_API_TOKEN)")
+    p.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
+    p.add_argument("--activity-orphan-grace", type=float, default=defaults.activity_orphan_grace,
+                   help="seconds before an activity of a vanished worker is re-dispatched (default %(default)s)")
+    p.add_argument("--activity-lease-timeout", type=float, default=defaults.activity_lease_timeout,
+                   help="seconds an unanswered activity keeps its lease, 0 for ever (default %(default)s)")
+    p.add_argument("--turn-timeout", type=float, default=defaults.turn_timeout,
+                   help="seconds an unanswered workflow turn keeps its lease, 0 for ever (default %(default)s)")
+    p.add_argument("--lenient-lifecycle", action="store_true",
+                   help="drop resume-of-running and double-suspend instead of passing them on")
+    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.set_defaults(run=_run_engine)
+
+
+def _run_engine(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        config = EngineConfig.from_env(
+            host=args.host,
+            port=args.port,
+            db_path=args.db,
+            app_id=args.app_id,
+            api_token=args.api_token,
+            max_message_bytes=args.max_message_bytes,
+            activity_orphan_grace=args.activity_orphan_grace,
+            activity_lease_timeout=args.activity_lease_timeout,
+            turn_timeout=args.turn_timeout,
+            lenient_lifecycle=args.lenient_lifecycle,
+        )
+        engine = EmbeddedEngine(config).start()
+    except (ValueError, OSError, EngineAlreadyRunning, DatabaseError) as exc:
+        print(f"dapr-agents-durable engine: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"dapr-agents-durable engine ready on {engine.address} (db {config.db_path})", flush=True)
+    stop.wait()
+    engine.stop(grace=3.0)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dapr-agents-durable", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _engine_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``dapr-agents-durable`` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
