@@ -1,0 +1,24 @@
+"""Test sessions: one environment per framework, each on its framework's latest release.
+
+The latest releases cannot share one environment (crewai pins openai<3 and
+pydantic<2.13 while openai-agents and pydantic-ai need openai>=3), so every
+framework's tests run in their own virtualenv. ``nox`` with no arguments runs
+them all; ``nox -s core`` runs one.
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def core(session: nox.Session) -> None:
+    """Engine, runtime, loop and test kit: no agent framework installed."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests/engine", "tests/crash", "tests/loop", "tests/testing", *session.posargs)
