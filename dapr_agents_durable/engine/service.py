@@ -15,6 +15,7 @@ from dapr_agents_durable.engine.config import EngineConfig
 from dapr_agents_durable.engine.dispatcher import PING, Dispatcher
 from dapr_agents_durable.engine.events import new_event, seconds, string_value, timestamp
 from dapr_agents_durable.engine.store import InstanceRow
+from dapr_agents_durable.engine.rerun import RerunRejected, RerunRequest, rerun
 from dapr_agents_durable.engine.turns import InstanceConflict
 
 log = logging.getLogger("dapr_agents_durable.engine")
@@ -361,3 +362,25 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         for blob in blobs:
             response.events.add().ParseFromString(blob)
         return response
+
+    def RerunWorkflowFromEvent(
+        self, request: pb.service.RerunWorkflowFromEventRequest, context: grpc.ServicerContext
+    ) -> pb.service.RerunWorkflowFromEventResponse:
+        _require_instance_id(context, request.sourceInstanceID, "RerunWorkflowFromEvent")
+        self._check_router(context, request)
+        rerun_request = RerunRequest(
+            source_id=request.sourceInstanceID,
+            event_id=request.eventID,
+            new_id=request.newInstanceID if request.HasField("newInstanceID") else None,
+            input=request.input.value if request.HasField("input") else None,
+            overwrite_input=request.overwriteInput,
+            new_child_id=(
+                request.newChildWorkflowInstanceID if request.HasField("newChildWorkflowInstanceID") else None
+            ),
+        )
+        try:
+            with self.dispatcher.write() as life:
+                new_id = rerun(life, rerun_request)
+        except RerunRejected as exc:
+            _abort(context, getattr(grpc.StatusCode, exc.code), str(exc))
+        return pb.service.RerunWorkflowFromEventResponse(newInstanceID=new_id)

@@ -315,6 +315,12 @@ class Lifecycle:
                 ),
             )
             return event
+        self.enqueue_activity(inst, event, appended + [event])
+        return event
+
+    def enqueue_activity(self, inst: InstanceRow, scheduled: HistoryEvent, history_so_far: list[HistoryEvent]) -> None:
+        """Queue the activity task of a ``taskScheduled`` event for a worker."""
+        task = scheduled.taskScheduled
         request = pb.service.ActivityRequest(
             name=task.name,
             version=task.version if task.HasField("version") else None,
@@ -322,19 +328,18 @@ class Lifecycle:
             workflowInstance=pb.orchestration.WorkflowInstance(
                 instanceId=inst.instance_id, executionId=string_value(inst.execution_id)
             ),
-            taskId=action.id,
+            taskId=scheduled.eventId,
             taskExecutionId=task.taskExecutionId,
         )
         if task.historyPropagationScope != pb.orchestration.HISTORY_PROPAGATION_SCOPE_NONE:
             request.propagatedHistory.CopyFrom(
-                self._propagated_history(inst, task.historyPropagationScope, appended + [event])
+                self._propagated_history(inst, task.historyPropagationScope, history_so_far)
             )
         activity_id = self.store.add_activity(
-            inst.instance_id, inst.execution_id, action.id, request.SerializeToString()
+            inst.instance_id, inst.execution_id, scheduled.eventId, request.SerializeToString()
         )
         if activity_id:
             self.effects.activities.append(activity_id)
-        return event
 
     def _propagated_history(
         self, inst: InstanceRow, scope: int, pending: list[HistoryEvent]
