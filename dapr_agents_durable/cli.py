@@ -71,10 +71,28 @@ def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="a durable agent killed at step 13 of 15 and resumed (offline)",
+        description="Run a 15-step agent on the embedded engine, kill it during step 13, restart it, "
+        "and report what was replayed and what was paid.",
+    )
+    p.add_argument("--db", default=None, help="engine database file (default: a new temporary file)")
+    p.set_defaults(run=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from dapr_agents_durable.demo.run import run_demo
+
+    return run_demo(args.db)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dapr-agents-durable", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _engine_parser(sub)
+    _demo_parser(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The crash-and-resume demo behind ``dapr-agents-durable demo``."""
