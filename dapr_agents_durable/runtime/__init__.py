@@ -1,0 +1,35 @@
+"""The durable runtime: one Dapr workflow worker and client per process.
+
+It connects to the Dapr sidecar when ``dapr run`` or a Kubernetes sidecar set
+``DAPR_GRPC_ENDPOINT`` / ``DAPR_GRPC_PORT`` (honouring ``DAPR_API_TOKEN``), and
+otherwise starts the embedded engine in-process on ``$DAPR_AGENTS_DURABLE_DB``
+(default ``./.dapr-agents-durable/engine.db``).
+
+Example::
+
+    from dapr_agents_durable.runtime import get_runtime
+
+    runtime = get_runtime()
+    runtime.register_activity("demo.double", lambda ctx, x: 2 * x)
+"""
+
+from dapr_agents_durable.runtime.durable_runtime import (
+    WAKE_EVENT,
+    DurableRuntime,
+    RunFailed,
+    get_runtime,
+)
+from dapr_agents_durable.runtime.registry import NotRegistered, Registry
+from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
+
+__all__ = [
+    "WAKE_EVENT",
+    "DurableRuntime",
+    "Embedded",
+    "NotRegistered",
+    "Registry",
+    "RunFailed",
+    "Sidecar",
+    "get_runtime",
+    "resolve_target",
+]

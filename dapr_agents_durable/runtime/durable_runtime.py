@@ -1,0 +1,261 @@
+"""The process-wide durable runtime: one Dapr worker and client, a sidecar or the engine."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import dapr.ext.workflow as wf
+from dapr.ext.workflow._durabletask import task as dt_task
+from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
+from grpc import RpcError, StatusCode
+
+from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
+from dapr_agents_durable.runtime.registry import Registry
+from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
+
+log = logging.getLogger("dapr_agents_durable.runtime")
+
+WAKE_EVENT = "dapr_agents_durable.wake"
+"""External event that retries a workflow parked while its agent was not yet registered."""
+
+TERMINAL = frozenset({WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED})
+
+
+class RunFailed(RuntimeError):
+    """A durable run ended FAILED or TERMINATED; ``state`` holds its details."""
+
+    def __init__(self, run_id: str, state: WorkflowState) -> None:
+        details = state.failure_details
+        reason = f"{details.error_type}: {details.message}" if details else state.runtime_status.name
+        super().__init__(f"durable run {run_id!r} ended {state.runtime_status.name}: {reason}")
+        self.run_id = run_id
+        self.state = state
+
+
+class DurableRuntime:
+    """One Dapr workflow worker + client for the process, started lazily.
+
+    Adapters register generic workflow/activity names before the first run; the
+    runtime then connects to the Dapr sidecar (``DAPR_GRPC_ENDPOINT`` /
+    ``DAPR_GRPC_PORT``) or starts the embedded engine on ``$DAPR_AGENTS_DURABLE_DB``.
+
+    Example::
+
+        runtime = get_runtime()
+        runtime.register_activity("demo.echo", lambda ctx, x: x)
+        state = runtime.run("demo.workflow", {"q": 1}, run_id="r1")
+    """
+
+    def __init__(self, db_path: str | None = None) -> None:
+        self._db_path = db_path
+        self._lock = threading.RLock()
+        self._workflows: dict[str, Callable[..., Any]] = {}
+        self._activities: dict[str, Callable[..., Any]] = {}
+        self._worker: wf.WorkflowRuntime | None = None
+        self._client: wf.DaprWorkflowClient | None = None
+        self._engine: EmbeddedEngine | None = None
+        self._target: Sidecar | Embedded | None = None
+        self._parked: dict[tuple[str, str], set[str]] = {}
+        self._watched: set[int] = set()
+
+    # -- registration ------------------------------------------------------------------
+
+    def register_workflow(self, name: str, fn: Callable[..., Any]) -> None:
+        """Register a generator workflow ``fn(ctx, input)`` under a stable ``name``."""
+        self._register(self._workflows, name, fn)
+
+    def register_activity(self, name: str, fn: Callable[..., Any]) -> None:
+        """Register an activity ``fn(ctx, input)`` (sync or async) under a stable ``name``."""
+        self._register(self._activities, name, fn)
+
+    def _register(self, table: dict[str, Callable[..., Any]], name: str, fn: Callable[..., Any]) -> None:
+        with self._lock:
+            if table.get(name) is fn:
+                return
+            if name in table:
+                raise ValueError(f"{name!r} is already registered with the durable runtime")
+            table[name] = fn
+            if self._worker is not None:
+                log.info("new durable name %r after start: restarting the workflow worker", name)
+                self._restart_worker()
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def target(self) -> Sidecar | Embedded | None:
+        """Where workflows run, once started."""
+        return self._target
+
+    @property
+    def client(self) -> wf.DaprWorkflowClient:
+        """The Dapr workflow client (starts the runtime if needed)."""
+        self.start()
+        assert self._client is not None
+        return self._client
+
+    def start(self) -> None:
+        """Connect (or start the embedded engine) and start the worker; later calls do nothing."""
+        with self._lock:
+            if self._worker is not None:
+                return
+            target = resolve_target(self._db_path)
+            host: str | None = None
+            port: str | None = None
+            if isinstance(target, Embedded):
+                self._engine = EmbeddedEngine(EngineConfig.from_env(db_path=target.db_path, app_id=target.app_id))
+                self._engine.start()
+                host, port = "127.0.0.1", str(self._engine.port)
+                log.info("durable runtime: no Dapr sidecar configured; using the %s", target.describe())
+            else:
+                log.info("durable runtime: using the %s", target.describe())
+            self._target = target
+            self._host, self._port = host, port
+            self._client = wf.DaprWorkflowClient(host=host, port=port)
+            self._start_worker()
+            atexit.register(self.stop)
+
+    def _start_worker(self) -> None:
+        worker = wf.WorkflowRuntime(host=self._host, port=self._port)
+        for name, fn in self._workflows.items():
+            worker.register_workflow(_named(fn), name=name)
+        for name, fn in self._activities.items():
+            worker.register_activity(_named(fn), name=name)
+        worker.start()
+        self._worker = worker
+
+    def _restart_worker(self) -> None:
+        assert self._worker is not None
+        self._worker.shutdown()
+        self._start_worker()
+
+    def stop(self) -> None:
+        """Stop the worker and the embedded engine (also run at interpreter exit)."""
+        with self._lock:
+            if self._worker is not None:
+                self._worker.shutdown()
+                self._worker = None
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+            if self._engine is not None:
+                self._engine.stop()
+                self._engine = None
+
+    # -- runs --------------------------------------------------------------------------
+
+    def start_or_attach(self, workflow: str, input: Any, run_id: str | None = None) -> str:
+        """Schedule ``workflow`` as ``run_id``, or attach to the run already using that id.
+
+        A run that is still going is attached to; a finished one is left as it is
+        (its stored result answers). Returns the run id.
+        """
+        run_id = run_id or uuid.uuid4().hex
+        client = self.client
+        if client.get_workflow_state(run_id, fetch_payloads=False) is None:
+            try:
+                client.schedule_new_workflow(workflow, input=input, instance_id=run_id)
+            except RpcError as exc:
+                if exc.code() != StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+                    raise
+        return run_id
+
+    def wait(self, run_id: str, timeout: float | None = None) -> WorkflowState:
+        """Wait for the run to finish; raises :class:`RunFailed` if it did not complete."""
+        state = self.client.wait_for_workflow_completion(run_id, fetch_payloads=True, timeout_in_seconds=timeout or 0)
+        if state is None:
+            raise LookupError(f"no durable run with id {run_id!r}")
+        if state.runtime_status != WorkflowStatus.COMPLETED:
+            raise RunFailed(run_id, state)
+        return state
+
+    def run(self, workflow: str, input: Any, run_id: str | None = None, timeout: float | None = None) -> WorkflowState:
+        """Start or attach, then wait for completion."""
+        return self.wait(self.start_or_attach(workflow, input, run_id), timeout)
+
+    async def arun(
+        self, workflow: str, input: Any, run_id: str | None = None, timeout: float | None = None
+    ) -> WorkflowState:
+        """:meth:`run` for async callers (the blocking calls run in a thread)."""
+        return await asyncio.to_thread(self.run, workflow, input, run_id, timeout)
+
+    def state(self, run_id: str) -> WorkflowState | None:
+        return self.client.get_workflow_state(run_id, fetch_payloads=True)
+
+    def raise_event(self, run_id: str, name: str, data: Any = None) -> None:
+        self.client.raise_workflow_event(run_id, name, data=data)
+
+    def terminate(self, run_id: str, output: Any = None, recursive: bool = True) -> None:
+        self.client.terminate_workflow(run_id, output=output, recursive=recursive)
+
+    def purge(self, run_id: str, recursive: bool = True) -> bool:
+        return bool(self.client.purge_workflow(run_id, recursive=recursive))
+
+    def list_runs(self) -> Iterator[str]:
+        return self.client.iter_workflow_instance_ids()
+
+    def history(self, run_id: str) -> list[Any]:
+        return self.client.get_workflow_history(run_id)
+
+    # -- parking workflows whose agent is not registered yet ---------------------------
+
+    def park(self, ctx: wf.DaprWorkflowContext, registry: Registry[Any], name: str) -> dt_task.Task[Any]:
+        """A task for a workflow to yield when ``registry`` lacks ``name``.
+
+        It never completes, so the turn ends without any action and leaves no
+        trace a later replay could disagree with. Registering ``name`` in this
+        process raises :data:`WAKE_EVENT` on the parked run, which replays it.
+        """
+        with self._lock:
+            self._parked.setdefault((registry.kind, name), set()).add(ctx.instance_id)
+            if id(registry) not in self._watched:
+                self._watched.add(id(registry))
+                registry.on_added(lambda added: self._wake(registry.kind, added))
+        log.warning("run %s waits for %s %r to be registered in this process", ctx.instance_id, registry.kind, name)
+        return dt_task.CompletableTask()
+
+    def _wake(self, kind: str, name: str) -> None:
+        with self._lock:
+            runs = self._parked.pop((kind, name), set())
+        for run_id in runs:
+            threading.Thread(target=self._raise_wake, args=(run_id,), daemon=True).start()
+
+    def _raise_wake(self, run_id: str) -> None:
+        try:
+            self.client.raise_workflow_event(run_id, WAKE_EVENT, data={"wake": True})
+        except RpcError as exc:
+            log.warning("could not wake run %s: %s", run_id, exc)
+
+
+def _named(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A fresh function object per registration (the SDK marks registered functions)."""
+
+    if asyncio.iscoroutinefunction(fn):
+
+        async def async_wrapper(ctx: Any, input: Any = None) -> Any:
+            return await fn(ctx, input)
+
+        return async_wrapper
+
+    def wrapper(ctx: Any, input: Any = None) -> Any:
+        return fn(ctx, input)
+
+    return wrapper
+
+
+_runtime: DurableRuntime | None = None
+_runtime_lock = threading.Lock()
+
+
+def get_runtime() -> DurableRuntime:
+    """The process's durable runtime (created on first use, started on first run)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = DurableRuntime()
+        return _runtime
