@@ -22,3 +22,12 @@ def core(session: nox.Session) -> None:
     """Engine, runtime, loop and test kit: no agent framework installed."""
     session.install("-e", ".[test]")
     session.run("pytest", "tests", "--ignore=tests/adapters", *session.posargs)
+
+
+@nox.session(name="sdk-1.18", python=PYTHON)
+def sdk_118(session: nox.Session) -> None:
+    """The engine under the older workflow protocol of dapr-ext-workflow 1.18.3."""
+    session.install("dapr>=1.18,<1.19", "dapr-ext-workflow==1.18.3", "greenlet>=3.0", "pydantic>=2.7")
+    session.install("--no-deps", "-e", ".")
+    session.install("pytest>=8", "pytest-timeout>=2.3")
+    session.run("pytest", "tests/compat", *session.posargs)
