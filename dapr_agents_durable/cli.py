@@ -35,6 +35,9 @@ def _engine_parser(sub: argparse._SubParsersAction) -> None:
                    help="seconds before an activity of a vanished worker is re-dispatched (default %(default)s)")
     p.add_argument("--activity-lease-timeout", type=float, default=defaults.activity_lease_timeout,
                    help="seconds an unanswered activity keeps its lease, 0 for ever (default %(default)s)")
+    p.add_argument("--restart-grace", type=float, default=defaults.restart_grace,
+                   help="seconds activities in flight at start wait for the previous process's workers "
+                   "before they run again (default %(default)s)")
     p.add_argument("--turn-timeout", type=float, default=defaults.turn_timeout,
                    help="seconds an unanswered workflow turn keeps its lease, 0 for ever (default %(default)s)")
     p.add_argument("--lenient-lifecycle", action="store_true",
@@ -56,6 +59,7 @@ def _run_engine(args: argparse.Namespace) -> int:
             activity_orphan_grace=args.activity_orphan_grace,
             activity_lease_timeout=args.activity_lease_timeout,
             turn_timeout=args.turn_timeout,
+            restart_grace=args.restart_grace,
             lenient_lifecycle=args.lenient_lifecycle,
         )
         engine = EmbeddedEngine(config).start()

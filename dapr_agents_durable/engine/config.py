@@ -37,6 +37,9 @@ class EngineConfig:
     """Seconds an activity of a closed stream waits for its result before re-dispatch."""
     activity_lease_timeout: float = 900.0
     """Seconds an activity may stay unanswered on a live stream before re-dispatch (0: never)."""
+    restart_grace: float = 0.0
+    """Seconds activity tasks found in flight at engine start wait for the previous process's
+    workers to report (their old tokens stay valid) before they are dispatched again."""
     turn_timeout: float = 300.0
     """Seconds a workflow turn may stay unanswered on a live stream before re-dispatch (0: never)."""
     health_ping_interval: float = 20.0
@@ -58,7 +61,7 @@ class EngineConfig:
             problems.append("app_id must not be empty (the Dapr SDK rejects empty app ids)")
         if self.max_message_bytes < 64 * 1024:
             problems.append(f"max_message_bytes must be at least 65536, got {self.max_message_bytes}")
-        for name in ("activity_orphan_grace", "activity_lease_timeout", "turn_timeout"):
+        for name in ("activity_orphan_grace", "activity_lease_timeout", "turn_timeout", "restart_grace"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.health_ping_interval <= 0:

@@ -35,6 +35,21 @@ _RESOLUTIONS = {
 }
 _SCHEDULINGS = {"taskScheduled": "task", "timerCreated": "timer", "childWorkflowInstanceCreated": "child"}
 
+_ACTIVITY_TOKEN_PREFIX = "a"
+
+
+def _activity_token(activity_id: int) -> str:
+    """A completion token naming its task row, so it stays valid across engine restarts."""
+    return f"{_ACTIVITY_TOKEN_PREFIX}{activity_id}.{uuid.uuid4().hex}"
+
+
+def _activity_of(token: str) -> int:
+    """The task row an activity token names (0 if it names none)."""
+    head, _, _ = token.partition(".")
+    digits = head[len(_ACTIVITY_TOKEN_PREFIX):]
+    return int(digits) if head.startswith(_ACTIVITY_TOKEN_PREFIX) and digits.isdigit() else 0
+
+
 PING = object()
 """Returned by :meth:`Dispatcher.next_item` when a stream has been idle for a while."""
 
@@ -71,6 +86,8 @@ class ActivityLease:
     stream: Stream | None
     deadline: float | None
     tokens: list[str] = field(default_factory=list)
+    avoid: Stream | None = None
+    """A stream that let this activity's lease expire: others get it first."""
 
 
 class Dispatcher:
@@ -110,7 +127,14 @@ class Dispatcher:
             self._ready_instances.update(dict.fromkeys(ready))
             self._timers = list(future)
             heapq.heapify(self._timers)
-            self._ready_activities.update(dict.fromkeys(self.store.activity_ids()))
+            # Workers of the previous engine process may still be running these and report
+            # with their old tokens; ``restart_grace`` gives them that long before a re-run.
+            grace = self.config.restart_grace
+            for activity_id, instance_id in self.store.activity_instances():
+                if grace > 0:
+                    self._activities[activity_id] = ActivityLease(activity_id, instance_id, None, time.time() + grace)
+                else:
+                    self._ready_activities[activity_id] = None
             stalled = self.store.instances_with_status(pb.STALLED)
             self._stall_retry.update(stalled)
             self._ready_instances.update(dict.fromkeys(stalled))
@@ -152,6 +176,7 @@ class Dispatcher:
             )
             if lease.stream is not None:
                 lease.stream.activities.discard(lease.activity_id)
+                lease.avoid = lease.stream
                 lease.stream = None
             lease.deadline = None
             self._ready_activities[lease.activity_id] = None
@@ -220,8 +245,10 @@ class Dispatcher:
                 self.work.wait(remaining)
 
     def _take_activity(self, stream: Stream) -> pb.service.WorkItem | None:
-        while self._ready_activities:
-            activity_id = next(iter(self._ready_activities))
+        while True:
+            activity_id = next((a for a in self._ready_activities if self._may_take(a, stream)), None)
+            if activity_id is None:
+                return None
             del self._ready_activities[activity_id]
             row = self.store.get_activity(activity_id)
             if row is None:
@@ -230,7 +257,7 @@ class Dispatcher:
             lease = self._activities.get(activity_id)
             if lease is None:
                 lease = self._activities[activity_id] = ActivityLease(activity_id, row.instance_id, None, None)
-            token = uuid.uuid4().hex
+            token = _activity_token(activity_id)
             lease.tokens.append(token)
             lease.stream = stream
             timeout = self.config.activity_lease_timeout
@@ -240,7 +267,11 @@ class Dispatcher:
             return pb.service.WorkItem(
                 activityRequest=pb.service.ActivityRequest.FromString(row.request), completionToken=token
             )
-        return None
+
+    def _may_take(self, activity_id: int, stream: Stream) -> bool:
+        """Not back to the stream that let its lease expire, while another stream is open."""
+        lease = self._activities.get(activity_id)
+        return lease is None or lease.avoid is not stream or stream.closed or len(self._streams) < 2
 
     def _take_turn(self, stream: Stream) -> pb.service.WorkItem | None:
         while self._ready_instances:
@@ -432,7 +463,14 @@ class Dispatcher:
             token = response.completionToken
             if token:
                 lease = self._tokens.get(token)
-                row = self.store.get_activity(lease.activity_id) if isinstance(lease, ActivityLease) else None
+                if isinstance(lease, ActivityLease):
+                    row = self.store.get_activity(lease.activity_id)
+                elif lease is None:
+                    # A token of an earlier engine process on this database: it names the task
+                    # row, which exists only while the task is unresolved (row ids are never reused).
+                    row = self.store.get_activity(_activity_of(token))
+                else:
+                    row = None
             else:
                 row = self.store.find_activity(response.instanceId, response.taskId)
             if row is None or row.instance_id != response.instanceId or row.task_id != response.taskId:

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 from google.protobuf import empty_pb2
+from google.protobuf.wrappers_pb2 import BoolValue
 
 from dapr_agents_durable.engine import protos as pb
 from dapr_agents_durable.engine.config import EngineConfig
@@ -321,7 +322,7 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
             for instance_id in ids:
                 life.store.delete_instance(instance_id)
                 self.dispatcher.forget(instance_id)
-        return pb.service.PurgeInstancesResponse(deletedInstanceCount=len(ids), isComplete=True)
+        return pb.service.PurgeInstancesResponse(deletedInstanceCount=len(ids), isComplete=BoolValue(value=True))
 
     def _purge_set(self, root: str, recursive: bool) -> list[str]:
         ids, queue, seen = [], [root], {root}

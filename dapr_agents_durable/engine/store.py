@@ -359,14 +359,9 @@ class Store:
         ).fetchone()
         return ActivityRow(*row) if row else None
 
-    def activity_ids(self, instance_id: str | None = None) -> list[int]:
-        if instance_id is None:
-            rows = self._db.execute("SELECT id FROM activities ORDER BY id").fetchall()
-        else:
-            rows = self._db.execute(
-                "SELECT id FROM activities WHERE instance_id=? ORDER BY id", (instance_id,)
-            ).fetchall()
-        return [r[0] for r in rows]
+    def activity_instances(self) -> list[tuple[int, str]]:
+        """(task row id, instance id) of every unresolved activity task."""
+        return [(r[0], r[1]) for r in self._db.execute("SELECT id, instance_id FROM activities ORDER BY id")]
 
     def delete_activity(self, activity_id: int) -> None:
         self._db.execute("DELETE FROM activities WHERE id=?", (activity_id,))
