@@ -165,16 +165,16 @@ class Lifecycle:
             self.store.delete_inbox_rows(inbox_ids)
             return
         started = new_events[0]
+        current = list(response.version.patches) if response.HasField("version") else []
+        recorded = inst.patches
+        if recorded and current[: len(recorded)] != recorded and not _is_sdk_failure(response):
+            self.stall(
+                inst,
+                pb.orchestration.PATCH_MISMATCH,
+                f"Patch mismatch. History patches: {recorded}, current patches: {current}",
+            )
+            return
         if response.HasField("version") and (response.version.name or response.version.patches):
-            current = list(response.version.patches)
-            recorded = inst.patches
-            if recorded and current[: len(recorded)] != recorded:
-                self.stall(
-                    inst,
-                    pb.orchestration.PATCH_MISMATCH,
-                    f"Patch mismatch. History patches: {recorded}, current patches: {current}",
-                )
-                return
             new_patches = list((Counter(current) - Counter(recorded)).elements())
             started.workflowStarted.version.CopyFrom(
                 pb.orchestration.WorkflowVersion(name=response.version.name, patches=new_patches)
@@ -551,6 +551,16 @@ class Lifecycle:
             ),
         )
         return True
+
+
+def _is_sdk_failure(response: pb.service.WorkflowResponse) -> bool:
+    """The SDK's answer when it could not run the workflow at all (no replay, so no patches)."""
+    return (
+        len(response.actions) == 1
+        and response.actions[0].id == -1
+        and response.actions[0].WhichOneof("workflowActionType") == "completeWorkflow"
+        and response.actions[0].completeWorkflow.workflowStatus == pb.FAILED
+    )
 
 
 class UnsupportedAction(Exception):

@@ -1,0 +1,220 @@
+"""Message-size limits, API-token checks and malformed requests."""
+
+from __future__ import annotations
+
+import threading
+
+import dapr.ext.workflow._durabletask.internal.protos as pb
+import grpc
+import pytest
+from dapr.ext.workflow import DaprWorkflowClient, TaskFailedError, WorkflowStatus
+from engine_harness import (
+    WorkflowApp,
+    assert_rpc_error,
+    build_runtime,
+    kind,
+    new_id,
+    output_of,
+    raw_channel,
+    raw_stub,
+    wait_until,
+)
+from google.protobuf import empty_pb2
+
+from dapr_agents_durable.engine import EmbeddedEngine, EngineAlreadyRunning
+
+SMALL_LIMIT = 128 * 1024
+PAYLOAD_SIZE_EXCEEDED = 2
+TOKEN = "engine-s3cret"
+
+
+def act_blob(ctx, size):
+    return "x" * size
+
+
+def wf_echo(ctx, inp):
+    return inp
+
+
+def wf_oversized_result(ctx, size):
+    try:
+        blob = yield ctx.call_activity("act_blob", input=size)
+    except TaskFailedError as error:
+        return {"failed": True, "message": error.details.message}
+    return {"failed": False, "length": len(blob)}
+
+
+def wf_growing_history(ctx, size):
+    lengths = []
+    for _ in range(6):
+        blob = yield ctx.call_activity("act_blob", input=size)
+        lengths.append(len(blob))
+    return lengths
+
+
+@pytest.fixture(scope="module")
+def small(module_factory):
+    """An engine whose messages may not exceed 128 KiB."""
+    return module_factory.app([wf_echo, wf_oversized_result, wf_growing_history], [act_blob],
+                              max_message_bytes=SMALL_LIMIT)
+
+
+def _assert_still_serving(app: WorkflowApp) -> None:
+    app.stub.Hello(empty_pb2.Empty(), timeout=10)
+    state = app.run("wf_echo", input="still serving")
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    assert output_of(state) == "still serving"
+
+
+# -- message size ----------------------------------------------------------------------
+
+
+def test_oversized_activity_result_fails_the_activity(small):
+    """Scenario 46: an activity result above the message limit reaches the workflow as a failure."""
+    state = small.run("wf_oversized_result", input=SMALL_LIMIT + 50_000)
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    result = output_of(state)
+    assert result["failed"] is True
+    assert "exceeds gRPC max message size" in result["message"]
+
+
+def test_oversized_history_stalls_with_payload_size_exceeded(small):
+    """Scenario 46: a history that outgrows the message limit leaves the instance STALLED(PAYLOAD_SIZE_EXCEEDED)."""
+    instance_id = small.schedule("wf_growing_history", input=50_000)
+    small.wait_status(instance_id, WorkflowStatus.STALLED)
+    events = small.wait_history(instance_id, lambda e: bool(e) and kind(e[-1]) == "executionStalled",
+                                message="an executionStalled event")
+    assert events[-1].executionStalled.reason == PAYLOAD_SIZE_EXCEEDED
+    assert events[-1].executionStalled.description
+    _assert_still_serving(small)
+
+
+def test_oversized_start_input_is_resource_exhausted(small):
+    """An input larger than the message limit is refused with RESOURCE_EXHAUSTED and creates nothing."""
+    instance_id = new_id("too-big")
+    assert_rpc_error(lambda: small.schedule("wf_echo", input="y" * (SMALL_LIMIT + 1024), instance_id=instance_id),
+                     grpc.StatusCode.RESOURCE_EXHAUSTED)
+    assert small.state(instance_id) is None
+    _assert_still_serving(small)
+
+
+# -- malformed requests ----------------------------------------------------------------
+
+
+def test_raise_event_with_empty_instance_id_is_rejected(small):
+    """A RaiseEvent with an empty instance id gets a gRPC error; the engine keeps serving."""
+    assert_rpc_error(lambda: small.stub.RaiseEvent(pb.RaiseEventRequest(instanceId="", name="evt"), timeout=10))
+    _assert_still_serving(small)
+
+
+def test_start_instance_with_empty_workflow_name_is_rejected(small):
+    """A StartInstance with an empty workflow name gets a gRPC error and creates nothing."""
+    instance_id = new_id("nameless")
+    assert_rpc_error(lambda: small.stub.StartInstance(pb.CreateInstanceRequest(instanceId=instance_id, name=""),
+                                                      timeout=10))
+    assert small.state(instance_id) is None
+    _assert_still_serving(small)
+
+
+def test_undecodable_request_bytes_are_rejected(small):
+    """Bytes that are not a protobuf message get a gRPC error; the engine keeps serving."""
+    call = small.channel.unary_unary("/TaskHubSidecarService/GetInstance")
+    assert_rpc_error(lambda: call(b"\xff\xff\xff\xff not a message", timeout=10))
+    _assert_still_serving(small)
+
+
+# -- API token -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def token_engine(factory):
+    return factory.engine(api_token=TOKEN)
+
+
+def _client_with_token(factory, monkeypatch, port: int, token: str | None) -> DaprWorkflowClient:
+    if token is None:
+        monkeypatch.delenv("DAPR_API_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("DAPR_API_TOKEN", token)
+    client = factory.client(port)
+    monkeypatch.delenv("DAPR_API_TOKEN", raising=False)
+    return client
+
+
+@pytest.mark.parametrize("token", ["wrong-token", None], ids=["wrong", "missing"])
+def test_client_with_wrong_or_missing_token_is_unauthenticated(factory, monkeypatch, token_engine, token):
+    """Scenario 48: a client whose DAPR_API_TOKEN does not match gets UNAUTHENTICATED."""
+    client = _client_with_token(factory, monkeypatch, token_engine.port, token)
+    assert_rpc_error(lambda: client.get_workflow_state("anything"), grpc.StatusCode.UNAUTHENTICATED)
+    assert_rpc_error(lambda: client.schedule_new_workflow("wf_echo", input=1), grpc.StatusCode.UNAUTHENTICATED)
+
+
+def test_worker_with_wrong_token_keeps_reconnecting(factory, monkeypatch, token_engine):
+    """Scenario 48: a worker with the wrong token is refused again and again and never becomes ready."""
+    proxy = factory.proxy(token_engine.port)
+    monkeypatch.setenv("DAPR_API_TOKEN", "wrong-token")
+    runtime = build_runtime(proxy.port, [wf_echo], start=False, worker_ready_timeout=5)
+    monkeypatch.delenv("DAPR_API_TOKEN")
+    outcome: list[BaseException | None] = []
+
+    def start():
+        try:
+            runtime.start()
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - reported to the test thread
+            outcome.append(error)
+
+    starter = threading.Thread(target=start, daemon=True)
+    starter.start()
+    try:
+        def rejected_twice():
+            attempts = proxy.recorded("Hello") + proxy.recorded("GetWorkItems")
+            return len([c for c in attempts if c.code == grpc.StatusCode.UNAUTHENTICATED]) >= 2
+
+        wait_until(rejected_twice, timeout=30, message="two rejected connection attempts")
+        assert not outcome, "the worker started although its token is wrong"
+        assert not runtime.wait_for_worker_ready(timeout=0.5)
+        streams = proxy.recorded("GetWorkItems")
+        assert all(c.code == grpc.StatusCode.UNAUTHENTICATED for c in streams if c.done.is_set())
+    finally:
+        runtime.shutdown()
+        starter.join(30)
+    assert outcome and isinstance(outcome[0], RuntimeError)
+
+
+def test_matching_token_runs_workflows(factory, monkeypatch, token_engine):
+    """Scenario 48: with the right DAPR_API_TOKEN the worker and the client work normally."""
+    monkeypatch.setenv("DAPR_API_TOKEN", TOKEN)
+    runtime = factory.runtime(token_engine.port, [wf_echo])
+    client = factory.client(token_engine.port)
+    monkeypatch.delenv("DAPR_API_TOKEN")
+    instance_id = client.schedule_new_workflow("wf_echo", input={"token": "ok"})
+    state = client.wait_for_workflow_completion(instance_id, timeout_in_seconds=60)
+    assert state.runtime_status == WorkflowStatus.COMPLETED
+    assert output_of(state) == {"token": "ok"}
+    assert runtime.wait_for_worker_ready(timeout=1)
+
+    channel = raw_channel(token_engine.port)
+    try:
+        request = pb.GetInstanceRequest(instanceId=instance_id)
+        assert_rpc_error(lambda: raw_stub(channel).GetInstance(request, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+    finally:
+        channel.close()
+
+
+# -- one engine per database -----------------------------------------------------------
+
+
+def test_second_engine_on_the_same_database_is_refused(factory):
+    """Only one engine may own a database file; a second one fails with a clear error."""
+    db_path = factory.db_path()
+    first = factory.engine(db_path=db_path)
+    second = EmbeddedEngine(db_path=db_path, port=0)
+    with pytest.raises(EngineAlreadyRunning) as info:
+        second.start()
+    assert db_path in str(info.value)
+    channel = raw_channel(first.port)
+    try:
+        raw_stub(channel).Hello(empty_pb2.Empty(), timeout=10)
+    finally:
+        channel.close()
