@@ -8,6 +8,8 @@ them all; ``nox -s core`` runs one.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -21,7 +23,26 @@ PYTHON = "3.11"
 def core(session: nox.Session) -> None:
     """Engine, runtime, loop and test kit: no agent framework installed."""
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", "--ignore=tests/adapters", *session.posargs)
+    session.run("pytest", "tests", "--ignore=tests/frameworks", *session.posargs)
+
+
+def _framework_session(extra: str, directory: str) -> None:
+    @nox.session(name=extra, python=PYTHON)
+    def run(session: nox.Session) -> None:
+        session.install("-e", f".[test,{extra}]")
+        session.run("pytest", f"tests/frameworks/{directory}", *session.posargs)
+
+    run.__doc__ = f"{extra}: its latest release, in its own environment."
+
+
+for _extra, _directory in (
+    ("openai-agents", "openai_agents"),
+    ("pydantic-ai", "pydantic_ai"),
+    ("langgraph", "langgraph"),
+    ("crewai", "crewai"),
+):
+    if (Path(__file__).parent / "tests" / "frameworks" / _directory).is_dir():
+        _framework_session(_extra, _directory)
 
 
 @nox.session(name="sdk-1.18", python=PYTHON)

@@ -19,6 +19,7 @@ from dapr_agents_durable.runtime.durable_runtime import (
     RunFailed,
     get_runtime,
 )
+from dapr_agents_durable.runtime.idempotency import idempotency_key
 from dapr_agents_durable.runtime.registry import NotRegistered, Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 
@@ -31,5 +32,6 @@ __all__ = [
     "RunFailed",
     "Sidecar",
     "get_runtime",
+    "idempotency_key",
     "resolve_target",
 ]

@@ -12,10 +12,12 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 from dapr.ext.workflow._durabletask import task as dt_task
+from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
 from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
+from dapr_agents_durable.runtime.local_replay import replay_locally
 from dapr_agents_durable.runtime.registry import Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 
@@ -201,6 +203,20 @@ class DurableRuntime:
 
     def history(self, run_id: str) -> list[Any]:
         return self.client.get_workflow_history(run_id)
+
+    def raw_history(self, run_id: str) -> list[pb.HistoryEvent]:
+        """The run's history as the protocol's ``HistoryEvent`` messages (for local replay)."""
+        stub = self.client._DaprWorkflowClient__obj._stub  # type: ignore[attr-defined]  # dapr 1.19
+        response = stub.GetInstanceHistory(pb.GetInstanceHistoryRequest(instanceId=run_id))
+        return list(response.events)
+
+    def replay(self, workflow: str, run_id: str) -> None:
+        """Re-run ``workflow``'s registered code over ``run_id``'s history in this process."""
+        with self._lock:
+            fn = self._workflows.get(workflow)
+        if fn is None:
+            raise LookupError(f"workflow {workflow!r} is not registered with the durable runtime")
+        replay_locally(fn, workflow, run_id, self.raw_history(run_id))
 
     # -- parking workflows whose agent is not registered yet ---------------------------
 

@@ -1,0 +1,1 @@
+"""One package per agent framework; each wraps only its framework's seams."""

@@ -1,0 +1,14 @@
+"""Durable OpenAI Agents SDK runs: replace ``from agents import Runner`` with this import.
+
+Example::
+
+    from agents import Agent, function_tool
+    from dapr_agents_durable.adapters.openai_agents import Runner
+
+    result = await Runner.run(agent, "Plan my trip", run_id="trip-7")
+"""
+
+from dapr_agents_durable.adapters.openai_agents.runner import Runner
+from dapr_agents_durable.runtime import idempotency_key
+
+__all__ = ["Runner", "idempotency_key"]

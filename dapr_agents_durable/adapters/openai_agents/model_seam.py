@@ -1,0 +1,122 @@
+"""Model calls as activities: the workflow side's stand-in model and the activity.
+
+On a durable loop the SDK's model lookup returns :class:`DurableModel`, whose
+``get_response`` becomes an ``openai_agents.model`` activity. The activity looks
+the agent up by name and calls its real model (the agent's own ``Model``, or the
+run config's provider), so model objects and clients never leave the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import dapr.ext.workflow as wf
+from agents import Agent, RunConfig
+from agents.items import ModelResponse
+from agents.models.interface import Model
+from agents.run_internal import run_loop, turn_preparation
+from dapr.ext.workflow._durabletask.task import NonRetryableError
+
+from dapr_agents_durable.adapters.openai_agents import model_codec
+from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
+from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
+from dapr_agents_durable.adapters.openai_agents.runs import RUNS
+from dapr_agents_durable.loop import current_execution
+from dapr_agents_durable.loop.errors import DurableLoopError
+from dapr_agents_durable.runtime import idempotency
+
+REGISTRATION_WAIT_SECONDS = 30.0
+
+MODEL_RETRY_POLICY = wf.RetryPolicy(
+    first_retry_interval=timedelta(seconds=1),
+    max_number_of_attempts=6,
+    backoff_coefficient=2.0,
+    max_retry_interval=timedelta(seconds=60),
+)
+"""Default retries of a failed model call: 429 and 5xx are retried, other 4xx are not."""
+
+_original_get_model = turn_preparation.get_model
+
+
+def _on_durable_loop() -> bool:
+    try:
+        current_execution()
+    except DurableLoopError:
+        return False
+    return True
+
+
+class DurableModel(Model):
+    """The workflow-side model: every response comes from an ``openai_agents.model`` activity."""
+
+    def __init__(self, agent_name: str) -> None:
+        self.agent_name = agent_name
+
+    async def get_response(
+        self,
+        system_instructions: str | None,
+        input: Any,
+        model_settings: Any,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> ModelResponse:
+        request = model_codec.encode_request(
+            self.agent_name,
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id,
+            conversation_id,
+            prompt,
+        )
+        data = await current_execution().call_activity(MODEL_ACTIVITY, request, retry_policy=MODEL_RETRY_POLICY)
+        return model_codec.MODEL_RESPONSE.decode(data, what=f"model response of agent {self.agent_name!r}")
+
+    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        raise NotImplementedError("durable runs call models without streaming")
+
+
+def durable_get_model(agent: Agent[Any], run_config: RunConfig) -> Model:
+    """The SDK's model lookup: a :class:`DurableModel` on a durable loop, the real model elsewhere."""
+    if _on_durable_loop():
+        return DurableModel(agent.name)
+    return _original_get_model(agent, run_config)
+
+
+def install() -> None:
+    """Route the run loop's model lookup through :func:`durable_get_model` (idempotent)."""
+    run_loop.get_model = durable_get_model  # type: ignore[attr-defined]
+
+
+async def model_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
+    """Call the agent's real model with the recorded request; the response is stored in history."""
+    agent = await asyncio.to_thread(AGENTS.wait, request["agent"], REGISTRATION_WAIT_SECONDS)
+    spec = RUNS.get(ctx.workflow_id)
+    model = _original_get_model(agent, spec.run_config if spec else RunConfig())
+    with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):
+        try:
+            response = await model.get_response(**model_codec.decode_request(agent, request))
+        except Exception as exc:
+            if _is_permanent(exc):
+                raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
+            raise
+    return model_codec.MODEL_RESPONSE.encode(response, what=f"model response of agent {agent.name!r}")
+
+
+def _is_permanent(exc: BaseException) -> bool:
+    """A 4xx answer other than 408/409/429 will not get better by retrying."""
+    status = getattr(exc, "status_code", None)
+    return isinstance(status, int) and 400 <= status < 500 and status not in (408, 409, 429)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from agents import Agent, function_tool
+from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
+from agents import Runner as NativeRunner
+from scripted import ScriptedModel, message, outputs, tool_call
+
+from dapr_agents_durable.adapters.openai_agents import Runner
+from dapr_agents_durable.runtime import get_runtime
+
+pytestmark = pytest.mark.anyio
+
+calls: list[str] = []
+
+
+@function_tool
+def get_weather(city: str) -> str:
+    """Return the weather for a city."""
+    calls.append(city)
+    return f"sunny in {city}"
+
+
+def weather_rule(items: list[Any]) -> list[Any]:
+    done = outputs(items)
+    if not done:
+        return [tool_call("get_weather", {"city": "Paris"}, "c1"), tool_call("get_weather", {"city": "Rome"}, "c2")]
+    return [message("; ".join(o["output"] for o in done))]
+
+
+def scheduled_activities(run_id: str) -> list[str]:
+    return [e.name for e in get_runtime().history(run_id) if e.event_type == WorkflowHistoryEventType.TASK_SCHEDULED]
+
+
+def _agent(name: str, model: ScriptedModel) -> Agent[Any]:
+    return Agent(name=name, instructions="be brief", tools=[get_weather], model=model)
+
+
+async def test_tool_loop_runs_as_activities_and_returns_a_real_run_result() -> None:
+    calls.clear()
+    model = ScriptedModel(weather_rule)
+    result = await Runner.run(_agent("weather-1", model), "weather?", run_id="basics-1")
+    assert result.final_output == "sunny in Paris; sunny in Rome"
+    assert result.last_agent.name == "weather-1"
+    assert model.calls == 2
+    assert calls == ["Paris", "Rome"]
+    assert scheduled_activities("basics-1") == [
+        "openai_agents.model", "openai_agents.tool", "openai_agents.tool", "openai_agents.model"
+    ]
+
+
+async def test_same_run_id_returns_the_stored_result_without_new_calls() -> None:
+    calls.clear()
+    model = ScriptedModel(weather_rule)
+    agent = _agent("weather-2", model)
+    first = await Runner.run(agent, "weather?", run_id="basics-2")
+    again = await Runner.run(agent, "weather?", run_id="basics-2")
+    assert again.final_output == first.final_output
+    assert model.calls == 2 and calls == ["Paris", "Rome"]
+    assert [type(i).__name__ for i in again.new_items] == [type(i).__name__ for i in first.new_items]
+
+
+async def test_durable_result_matches_the_native_run() -> None:
+    native = await NativeRunner.run(_agent("weather-3", ScriptedModel(weather_rule)), "weather?")
+    durable = await Runner.run(_agent("weather-3", ScriptedModel(weather_rule)), "weather?", run_id="basics-3")
+    assert durable.final_output == native.final_output
+    assert [type(i).__name__ for i in durable.new_items] == [type(i).__name__ for i in native.new_items]
+    assert durable.context_wrapper.usage.requests == native.context_wrapper.usage.requests
