@@ -120,7 +120,7 @@ class DurableRuntime:
             self._host, self._port = host, port
             self._client = wf.DaprWorkflowClient(host=host, port=port)
             self._start_worker()
-            atexit.register(self.stop)
+            _at_interpreter_exit(self.stop)
 
     def _start_worker(self) -> None:
         worker = wf.WorkflowRuntime(host=self._host, port=self._port)
@@ -246,6 +246,19 @@ class DurableRuntime:
             self.client.raise_workflow_event(run_id, WAKE_EVENT, data={"wake": True})
         except RpcError as exc:
             log.warning("could not wake run %s: %s", run_id, exc)
+
+
+def _at_interpreter_exit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` when the main thread ends, before Python joins non-daemon threads.
+
+    The SDK's worker threads are not daemons; stopping them only from ``atexit``
+    (which runs after that join) would hold the process for their idle timeouts.
+    """
+    register = getattr(threading, "_register_atexit", None)
+    if register is not None:
+        register(callback)
+    else:
+        atexit.register(callback)
 
 
 def _named(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,75 @@
+"""The headline promise, in real processes: kill -9 during LLM request 13 of 15, restart, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, text, tool_call
+
+APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
+STEPS = 14  # tool turns; the 15th model request answers
+CRASH_AT = 13
+API_KEY = "sk-test-planted-key-4f1d2c9b7e"
+
+
+def answer(request: RecordedRequest):
+    done = len(request.tool_outputs)
+    if done < STEPS:
+        # Hold the first request 13 long enough for the test to kill the app during it.
+        delay = 60.0 if request.number == CRASH_AT else 0.0
+        return tool_call("record_step", {"n": done + 1}, delay=delay)
+    return text(f"all {done} steps recorded")
+
+
+def _start(server: ScriptedModelServer, tmp: Path, run_id: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "OPENAI_API_KEY": API_KEY, "DAPR_AGENTS_DURABLE_DB": str(tmp / "engine.db"),
+           "OPENAI_AGENTS_DISABLE_TRACING": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
+    for name in ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT"):
+        env.pop(name, None)
+    return subprocess.Popen([sys.executable, str(APP), server.base_url, run_id, str(tmp / "tools.jsonl")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(app: subprocess.Popen[str]) -> dict:
+    out, err = app.communicate(timeout=120)
+    assert app.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=answer) as server:
+        app = _start(server, tmp_path, "crash-run")
+        try:
+            server.wait_for_request(CRASH_AT, timeout=120)
+            app.send_signal(signal.SIGKILL)
+            app.wait(timeout=30)
+        finally:
+            if app.poll() is None:
+                app.kill()
+        before = server.request_count
+        assert before == CRASH_AT
+
+        result = _finish(_start(server, tmp_path, "crash-run"))
+        assert result == {"final_output": f"all {STEPS} steps recorded", "turns": STEPS + 1}
+        assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
+
+        tools = [json.loads(line) for line in (tmp_path / "tools.jsonl").read_text().splitlines()]
+        counts = Counter(t["n"] for t in tools)
+        assert sorted(counts) == list(range(1, STEPS + 1))
+        assert all(c == 1 for c in counts.values()), counts
+        assert len({t["key"] for t in tools}) == STEPS
+
+        paid = server.request_count
+        again = _finish(_start(server, tmp_path, "crash-run"))
+        assert again == result
+        assert server.request_count == paid
+
+    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
+    for path in tmp_path.glob("engine.db*"):
+        assert API_KEY.encode() not in path.read_bytes(), f"API key found in {path.name}"
