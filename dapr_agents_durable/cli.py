@@ -82,14 +82,15 @@ def _demo_parser(sub: argparse._SubParsersAction) -> None:
         description="Run a 15-step agent on the embedded engine, kill it during step 13, restart it, "
         "and report what was replayed and what was paid.",
     )
-    p.add_argument("--db", default=None, help="engine database file (default: a new temporary file)")
+    p.add_argument("--workdir", default=None, help="folder for the engine database and the agent's notes "
+                   "(default: a new temporary folder)")
     p.set_defaults(run=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     from dapr_agents_durable.demo.run import run_demo
 
-    return run_demo(args.db)
+    return run_demo(args.workdir)
 
 
 def build_parser() -> argparse.ArgumentParser:

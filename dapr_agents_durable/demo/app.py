@@ -1,13 +1,14 @@
-"""The demo's agent app: a 15-step agent whose every model call is a durable activity.
+"""The demo's agent app: an OpenAI Agents SDK agent made durable by one import.
 
-Run by :mod:`dapr_agents_durable.demo.run` as its own process, which it kills
-during a model call and starts again. It starts the embedded engine in-process
-(no sidecar here), so a kill takes the engine down with it; the restart resumes
-the run from the engine's database file.
+Run by :mod:`dapr_agents_durable.demo.run` as its own process, which kills it
+during a model call and starts it again. With no Dapr sidecar around, the
+runtime starts the embedded engine in this process (database from
+``DAPR_AGENTS_DURABLE_DB``), so a kill takes the engine down too; the restart
+resumes the run from the database file.
 
 Usage::
 
-    python -m dapr_agents_durable.demo.app --db ./demo.db --model-url http://127.0.0.1:PORT/v1 --run-id demo-1
+    python -m dapr_agents_durable.demo.app --model-url http://127.0.0.1:PORT/v1 --run-id demo-1 --notes notes.txt
 """
 
 from __future__ import annotations
@@ -15,74 +16,42 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import urllib.request
 
-import dapr.ext.workflow as wf
+from agents import Agent, OpenAIChatCompletionsModel, function_tool
+from openai import AsyncOpenAI
 
-from dapr_agents_durable.engine import EmbeddedEngine
+from dapr_agents_durable.adapters.openai_agents import Runner  # the one changed import
 
 STEPS = 15
+"""Model calls of the run: 14 tool turns and the final answer."""
 
 
-def model_call(ctx: wf.WorkflowActivityContext, request: dict) -> str:
-    """One chat-completions request; the API key comes from the environment, never from history."""
-    body = json.dumps(
-        {"model": "demo", "messages": [{"role": "user", "content": f"step {request['step']}: {request['task']}"}]}
-    ).encode()
-    http_request = urllib.request.Request(
-        request["model_url"].rstrip("/") + "/chat/completions",
-        data=body,
-        headers={
-            "Content-Type": "application/json",
-            "Authorization": f"Bearer {os.environ.get('DEMO_API_KEY', 'sk-demo')}",
-        },
+def build_agent(model_url: str, notes_path: str) -> Agent:
+    @function_tool
+    def save_finding(step: int, finding: str) -> str:
+        """Save one finding of the survey."""
+        with open(notes_path, "a") as notes:
+            notes.write(json.dumps({"step": step, "finding": finding}) + "\n")
+        return f"finding {step} saved"
+
+    client = AsyncOpenAI(base_url=model_url, api_key=os.environ.get("OPENAI_API_KEY", "sk-demo"), max_retries=0)
+    return Agent(
+        name="researcher",
+        instructions="Survey durable agent runtimes; save each finding with save_finding, then summarise.",
+        tools=[save_finding],
+        model=OpenAIChatCompletionsModel(model="demo-model", openai_client=client),
     )
-    with urllib.request.urlopen(http_request, timeout=120) as response:
-        payload = json.loads(response.read())
-    return str(payload["choices"][0]["message"]["content"])
-
-
-def research_agent(ctx: wf.DaprWorkflowContext, task: dict):
-    """The agent loop: each step asks the model and keeps its answer."""
-    notes = []
-    for step in range(1, STEPS + 1):
-        answer = yield ctx.call_activity(model_call, input={**task, "step": step})
-        notes.append(answer)
-        if not ctx.is_replaying:
-            print(json.dumps({"event": "step", "step": step}), flush=True)
-    return {"steps": len(notes), "summary": notes[-1]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="the demo agent app")
-    parser.add_argument("--db", required=True)
     parser.add_argument("--model-url", required=True)
     parser.add_argument("--run-id", required=True)
+    parser.add_argument("--notes", required=True)
     args = parser.parse_args()
-
-    engine = EmbeddedEngine(db_path=args.db, port=0).start()
-    runtime = wf.WorkflowRuntime(host="127.0.0.1", port=str(engine.port))
-    runtime.register_activity(model_call)
-    runtime.register_workflow(research_agent)
-    runtime.start()
-    client = wf.DaprWorkflowClient(host="127.0.0.1", port=str(engine.port))
-    try:
-        state = client.get_workflow_state(args.run_id)
-        resumed = state is not None
-        if not resumed:
-            client.schedule_new_workflow(
-                research_agent,
-                input={"task": "survey durable agent runtimes", "model_url": args.model_url},
-                instance_id=args.run_id,
-            )
-        print(json.dumps({"event": "started", "resumed": resumed}), flush=True)
-        state = client.wait_for_workflow_completion(args.run_id, timeout_in_seconds=300)
-        assert state is not None
-        print(json.dumps({"event": "finished", "status": state.runtime_status.name,
-                          "output": json.loads(state.serialized_output or "null")}), flush=True)
-    finally:
-        runtime.shutdown()
-        engine.stop()
+    agent = build_agent(args.model_url, args.notes)
+    result = Runner.run_sync(agent, "Survey durable agent runtimes.", run_id=args.run_id, max_turns=STEPS + 5)
+    print(json.dumps({"final_output": result.final_output, "model_calls": len(result.raw_responses)}), flush=True)
 
 
 if __name__ == "__main__":
