@@ -15,7 +15,7 @@ def test_demo_reports_sixteen_calls_paid_instead_of_twenty_eight(tmp_path: Path)
         capture_output=True, text=True, timeout=300, env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    report = result.stdout.split("report")[1]
+    report = result.stdout.split("\nreport\n")[1]
     assert "run 2 replayed from history:   12 steps" in report
     assert "run 2 executed:                3 steps (13-15)" in report
     assert "14 findings saved, each once: True" in report
