@@ -1,0 +1,1 @@
+"""Determinism shims for agent frameworks, one module per framework, each with an ``install()``."""
