@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import uuid
 
-from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, Step, text, tool_call
+from dapr_agents_durable.testing import (
+    RecordedRequest,
+    ScriptedModelServer,
+    Step,
+    embedded_app_env,
+    kill_during_request,
+    text,
+    tool_call,
+)
 
 STEPS = 15
 CRASH_AT = 13
@@ -36,10 +43,10 @@ def _answer(request: RecordedRequest) -> Step:
 
 
 def _start_app(model_url: str, run_id: str, workdir: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "DAPR_AGENTS_DURABLE_DB": os.path.join(workdir, "engine.db"),
-           "OPENAI_API_KEY": "sk-demo-not-a-real-key", "OPENAI_AGENTS_DISABLE_TRACING": "1"}
-    for name in ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT"):
-        env.pop(name, None)
+    env = embedded_app_env(
+        os.path.join(workdir, "engine.db"),
+        {"OPENAI_API_KEY": "sk-demo-not-a-real-key", "OPENAI_AGENTS_DISABLE_TRACING": "1"},
+    )
     command = [sys.executable, "-m", "dapr_agents_durable.demo.app", "--model-url", model_url,
                "--run-id", run_id, "--notes", os.path.join(workdir, "notes.jsonl")]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -60,15 +67,7 @@ def run_demo(workdir: str | None = None) -> int:
     print(f"  embedded engine database: {os.path.join(workdir, 'engine.db')}\n  run id: {run_id}\n")
     with ScriptedModelServer(rule=_answer) as server:
         print("run 1:", flush=True)
-        app = _start_app(server.base_url, run_id, workdir)
-        try:
-            server.wait_for_request(CRASH_AT, timeout=120)
-            app.send_signal(signal.SIGKILL)
-            app.wait(timeout=30)
-        finally:
-            if app.poll() is None:
-                app.kill()
-        paid_before = server.request_count
+        paid_before = kill_during_request(_start_app(server.base_url, run_id, workdir), server, CRASH_AT)
         print(f"  -- SIGKILL during model call {CRASH_AT} (the app and its embedded engine die) --\n")
         print("run 2 (same run id):", flush=True)
         app = _start_app(server.base_url, run_id, workdir)

@@ -19,12 +19,14 @@ Example::
         assert server.request_count == 3
         assert server.requests[-1].tool_outputs == ["22 C"]
 
-For crash tests, run it as its own process (see
+For crash tests, :mod:`dapr_agents_durable.testing.crash` kills an app process while a
+given request is in flight; the server can also run as its own process (see
 :mod:`dapr_agents_durable.testing.model_server`).
 """
 
 from __future__ import annotations
 
+from dapr_agents_durable.testing.crash import assert_each_once, embedded_app_env, kill_during_request
 from dapr_agents_durable.testing.recording import RecordedRequest, read_request_log
 from dapr_agents_durable.testing.script import (
     ErrorStep,
@@ -46,6 +48,9 @@ from dapr_agents_durable.testing.server import Rule, ScriptedModelServer
 
 __all__ = [
     "ErrorStep",
+    "assert_each_once",
+    "embedded_app_env",
+    "kill_during_request",
     "RecordedRequest",
     "Rule",
     "ScriptedModelServer",

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
-from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, text, tool_call
+from dapr_agents_durable.testing import (
+    RecordedRequest,
+    ScriptedModelServer,
+    assert_each_once,
+    embedded_app_env,
+    kill_during_request,
+    text,
+    tool_call,
+)
 
 APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
 STEPS = 14  # tool turns; the 15th model request answers
@@ -28,10 +34,8 @@ def answer(request: RecordedRequest):
 
 
 def _start(server: ScriptedModelServer, tmp: Path, run_id: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "OPENAI_API_KEY": API_KEY, "DAPR_AGENTS_DURABLE_DB": str(tmp / "engine.db"),
-           "OPENAI_AGENTS_DISABLE_TRACING": "1", "PYTHONPATH": os.pathsep.join(sys.path)}
-    for name in ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT"):
-        env.pop(name, None)
+    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": API_KEY, "OPENAI_AGENTS_DISABLE_TRACING": "1",
+                                                "PYTHONPATH": os.pathsep.join(sys.path)})
     return subprocess.Popen([sys.executable, str(APP), server.base_url, run_id, str(tmp / "tools.jsonl")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -44,25 +48,15 @@ def _finish(app: subprocess.Popen[str]) -> dict:
 
 def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
     with ScriptedModelServer(rule=answer) as server:
-        app = _start(server, tmp_path, "crash-run")
-        try:
-            server.wait_for_request(CRASH_AT, timeout=120)
-            app.send_signal(signal.SIGKILL)
-            app.wait(timeout=30)
-        finally:
-            if app.poll() is None:
-                app.kill()
-        before = server.request_count
-        assert before == CRASH_AT
+        assert kill_during_request(_start(server, tmp_path, "crash-run"), server, CRASH_AT) == CRASH_AT
 
         result = _finish(_start(server, tmp_path, "crash-run"))
         assert result == {"final_output": f"all {STEPS} steps recorded", "turns": STEPS + 1}
         assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
 
         tools = [json.loads(line) for line in (tmp_path / "tools.jsonl").read_text().splitlines()]
-        counts = Counter(t["n"] for t in tools)
-        assert sorted(counts) == list(range(1, STEPS + 1))
-        assert all(c == 1 for c in counts.values()), counts
+        assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
+        assert_each_once(t["n"] for t in tools)
         assert len({t["key"] for t in tools}) == STEPS
 
         paid = server.request_count
