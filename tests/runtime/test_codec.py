@@ -57,3 +57,16 @@ def test_decode_error_names_the_payload() -> None:
     codec = Codec(TypeAdapter(Weather), what="stored weather")
     with pytest.raises(CodecError, match="stored weather: stored data does not decode"):
         codec.decode({"city": 3})
+
+
+def test_compact_encoding_leaves_out_unset_fields_and_keeps_what_was_set() -> None:
+    class Reading(BaseModel):
+        city: str
+        unit: str = "C"
+        note: str | None = None
+
+    codec = Codec(Reading, what="reading", compact=True)
+    assert codec.encode(Reading(city="Oslo")) == {"city": "Oslo"}
+    explicit = Reading(city="Oslo", note=None)
+    back = codec.decode(codec.encode(explicit))
+    assert back == explicit and back.model_fields_set == {"city", "note"}

@@ -18,7 +18,7 @@ from pydantic import TypeAdapter
 
 from dapr_agents_durable.runtime.codec import Codec, checked
 
-MODEL_RESPONSE = Codec(TypeAdapter(ModelResponse), what="model response")
+MODEL_RESPONSE = Codec(TypeAdapter(ModelResponse), what="model response", compact=True)
 _SETTINGS = TypeAdapter(ModelSettings)
 
 

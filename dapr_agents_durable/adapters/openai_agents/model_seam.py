@@ -9,6 +9,8 @@ run config's provider), so model objects and clients never leave the worker.
 from __future__ import annotations
 
 import asyncio
+import json
+import weakref
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -26,7 +28,8 @@ from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import DurableLoopError
-from dapr_agents_durable.runtime import idempotency
+from dapr_agents_durable.runtime import get_runtime, idempotency
+from dapr_agents_durable.runtime.deltas import DeltaCache, DeltaEncoder
 
 REGISTRATION_WAIT_SECONDS = 30.0
 
@@ -39,6 +42,12 @@ MODEL_RETRY_POLICY = wf.RetryPolicy(
 """Default retries of a failed model call: 429 and 5xx are retried, other 4xx are not."""
 
 _original_get_model = turn_preparation.get_model
+
+_ENCODERS: weakref.WeakKeyDictionary[Any, DeltaEncoder] = weakref.WeakKeyDictionary()
+"""Per durable execution: model requests go out as deltas of the run's previous request."""
+
+_EXPANDED = DeltaCache()
+"""Activity side: recent full requests per run, to expand the next delta."""
 
 
 def _on_durable_loop() -> bool:
@@ -82,7 +91,10 @@ class DurableModel(Model):
             conversation_id,
             prompt,
         )
-        data = await current_execution().call_activity(MODEL_ACTIVITY, request, retry_policy=MODEL_RETRY_POLICY)
+        execution = current_execution()
+        encoder = _ENCODERS.setdefault(execution, DeltaEncoder())
+        payload = encoder.encode(request)
+        data = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=MODEL_RETRY_POLICY)
         return model_codec.MODEL_RESPONSE.decode(data, what=f"model response of agent {self.agent_name!r}")
 
     def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
@@ -101,8 +113,19 @@ def install() -> None:
     run_loop.get_model = durable_get_model  # type: ignore[attr-defined]
 
 
-async def model_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
+def _recorded_requests(run_id: str) -> list[dict[str, Any]]:
+    """The run's earlier model-activity payloads, oldest first, from its history."""
+    return [
+        json.loads(event.taskScheduled.input.value)
+        for event in get_runtime().raw_history(run_id)
+        if event.HasField("taskScheduled") and event.taskScheduled.name == MODEL_ACTIVITY
+    ]
+
+
+async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any]) -> Any:
     """Call the agent's real model with the recorded request; the response is stored in history."""
+    run_id = ctx.workflow_id
+    request = await asyncio.to_thread(_EXPANDED.expand, run_id, payload, lambda: _recorded_requests(run_id))
     agent = await asyncio.to_thread(AGENTS.wait, request["agent"], REGISTRATION_WAIT_SECONDS)
     spec = RUNS.get(ctx.workflow_id)
     model = _original_get_model(agent, spec.run_config if spec else RunConfig())
