@@ -81,10 +81,13 @@ class Runner:
         )
         failure: RunFailed | None = None
         try:
-            await runtime.arun(WORKFLOW, request, run_id)
-        except RunFailed as exc:
-            failure = exc
-        return await asyncio.to_thread(_outcome, runtime, run_id, failure)
+            try:
+                await runtime.arun(WORKFLOW, request, run_id)
+            except RunFailed as exc:
+                failure = exc
+            return await asyncio.to_thread(_outcome, runtime, run_id, failure)
+        finally:
+            RUNS.pop(run_id, None)
 
     @classmethod
     def run_sync(cls, starting_agent: Agent[Any], input: str | list[Any], **kwargs: Any) -> RunResult:
