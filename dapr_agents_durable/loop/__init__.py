@@ -4,7 +4,9 @@ A workflow body calls :func:`drive` with the framework's entry point. The framew
 loop runs unchanged on a :class:`DurableEventLoop`; its seams (model, tool, sub-agent,
 approval) reach the running :class:`DurableExecution` through
 :func:`current_execution` and await durable requests, which become workflow activities,
-child workflows and external events.
+child workflows and external events. Between the work items of an instance the worker
+keeps its execution warm, so the framework's code runs once per step instead of being
+replayed from the start on every step (:mod:`~dapr_agents_durable.loop.warm`).
 
 Example::
 

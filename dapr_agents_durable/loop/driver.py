@@ -4,7 +4,10 @@ Each step runs the durable loop until it is idle, turns the durable requests mad
 meanwhile (in creation order) into workflow tasks, plus one durable timer for the
 earliest asyncio timer, and yields ``when_any`` of everything outstanding. The engine
 resumes the generator when one of them completes; on replay, completions come from
-history in the order they were recorded, so every replay takes the same path.
+history in the order they were recorded, so every replay takes the same path. When
+the instance's next work item continues exactly what the previous one saw, the worker
+keeps the generator, its context and the execution warm instead, and only the new
+events are fed to them (see :mod:`~dapr_agents_durable.loop.warm`).
 
 Example::
 

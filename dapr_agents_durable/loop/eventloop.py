@@ -149,6 +149,14 @@ class DurableEventLoop(asyncio.AbstractEventLoop):
         """Block until a foreign thread hands the loop a callback; False after ``timeout`` s."""
         return self._inbox.wait(timeout)
 
+    def has_suspended_bridges(self) -> bool:
+        """True while sync code run by the loop is suspended in a greenlet.
+
+        A greenlet belongs to the thread that started it, so the loop can only be
+        stepped on that thread until the greenlet finishes.
+        """
+        return any(not bridge.dead for bridge in self._bridges)
+
     @property
     def foreign_outstanding(self) -> int:
         """How many futures from :meth:`wrap_foreign` a foreign thread has yet to complete."""

@@ -3,8 +3,9 @@
 It owns the loop, the main task, the durable requests the framework's seams make, and
 their journal. Seam interceptors reach it with :func:`current_execution` and await its
 requests; the orchestrator generator (:func:`~dapr_agents_durable.loop.driver.drive`)
-steps it. The execution is an object of its own, apart from the generator, so it can
-outlive one generator.
+steps it. At the end of a work item a waiting execution can be parked with its
+generator and context, and continued by the instance's next work item
+(see :mod:`~dapr_agents_durable.loop.warm`).
 
 Example (inside a framework seam, on the durable loop)::
 
@@ -38,7 +39,7 @@ from dapr_agents_durable.loop.requests import (
     canonical_json,
 )
 from dapr_agents_durable.loop.scheduler import Scheduler
-from dapr_agents_durable.loop.workitem import current_work_item
+from dapr_agents_durable.loop.workitem import WorkItem, current_work_item
 
 _log = logging.getLogger("dapr_agents_durable.loop")
 _local = threading.local()
@@ -102,6 +103,8 @@ class DurableExecution:
         self._started_at: datetime = ctx.current_utc_datetime
         self._uuids = 0
         self._main: asyncio.Task[Any] | None = None
+        self._waiting = False
+        self._parked = False
         self._tearing_down = False
         self._closed = False
         self.loop = DurableEventLoop(
@@ -198,7 +201,22 @@ class DurableExecution:
     @property
     def suppress_side_effects(self) -> bool:
         """True when in-workflow side effects (logs, traces, framework events) must be skipped."""
-        return self._tearing_down or self.is_replaying
+        return self._tearing_down or self._parked or self.is_replaying
+
+    @property
+    def is_waiting(self) -> bool:
+        """True while the execution waits on the engine (its generator is at a yield)."""
+        return self._waiting and not self._closed
+
+    @property
+    def context(self) -> DaprWorkflowContext:
+        """The orchestration context the execution schedules its requests on."""
+        return self._ctx
+
+    @property
+    def owner(self) -> int:
+        """The id of the thread that last stepped the execution."""
+        return self._owner
 
     @property
     def journal(self) -> tuple[DurableStep, ...]:
@@ -238,14 +256,44 @@ class DurableExecution:
                     return None
                 waiting = self._scheduler.schedule()
                 if waiting:
+                    self._waiting = True
                     return waiting
                 if not self.loop.wait_for_foreign(self._foreign_timeout):
                     raise DurableLoopError(self._stuck_message())
 
     def resume(self) -> None:
         """Deliver every completed workflow task to its future, in creation order."""
+        self._waiting = False
         with self._bound():
             self._scheduler.deliver_completed()
+
+    # ------------------------------------------------------------------ warm executions
+
+    def park(self) -> None:
+        """Wait, warm, for the instance's next work item (see :meth:`continue_in`)."""
+        assert self.is_waiting, "only an execution waiting on the engine can be parked"
+        self._parked = True
+
+    def continue_in(self, work_item: WorkItem) -> None:
+        """Continue a parked execution in ``work_item``, on the calling thread."""
+        assert self._parked and self.can_run_here()
+        self._parked = False
+        self._owner = threading.get_ident()
+        self._work_item = work_item
+        self._scheduler.continue_in(work_item)
+        work_item.adopt(self)
+
+    def can_run_here(self) -> bool:
+        """Whether this thread may step the execution (sync code suspended in a greenlet pins it)."""
+        return (
+            threading.get_ident() == self._owner
+            or not self.loop.has_suspended_bridges()
+        )
+
+    def move_here(self) -> None:
+        """Make the calling thread the owner; only when :meth:`can_run_here`."""
+        assert self.can_run_here()
+        self._owner = threading.get_ident()
 
     def result(self) -> Any:
         """The main coroutine's result (or its exception, raised)."""

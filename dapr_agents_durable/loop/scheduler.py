@@ -126,6 +126,10 @@ class Scheduler:
                 )
             )
 
+    def continue_in(self, work_item: WorkItem) -> None:
+        """Check later requests against ``work_item``'s history (a warm execution continues)."""
+        self._work_item = work_item
+
     def close(self) -> None:
         """Stop touching the orchestration context (the execution is being torn down)."""
         self._closed = True

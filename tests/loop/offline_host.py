@@ -8,7 +8,8 @@ Activities run in-process with the SDK's ``_ActivityExecutor`` as soon as they a
 scheduled; child workflows run to completion on this host; timers fire on a simulated
 clock once nothing else is outstanding; external events are delivered when the
 workflow waits for them. Completions are delivered first-in-first-out, last-in-first-out
-or all at once ("batch").
+or all at once ("batch"). Work items run on the calling thread, or round-robin on
+``threads`` worker threads of the host's own (as on the SDK's orchestration pool).
 
 Example::
 
@@ -32,6 +33,7 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -41,6 +43,8 @@ from dapr.ext.workflow._durabletask import worker as sdk_worker
 from dapr.ext.workflow._durabletask.internal import helpers as ph
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow._durabletask.internal import shared
+
+from dapr_agents_durable.loop import warm
 
 Order = Literal["fifo", "lifo", "batch"]
 
@@ -80,7 +84,11 @@ class OfflineHost:
     """Runs registered workflows to completion without a sidecar."""
 
     def __init__(
-        self, *, order: Order = "fifo", start: datetime = datetime(2030, 1, 1)
+        self,
+        *,
+        order: Order = "fifo",
+        start: datetime = datetime(2030, 1, 1),
+        threads: int = 0,
     ) -> None:
         self.order = order
         self.clock = start
@@ -88,6 +96,14 @@ class OfflineHost:
         self._registry = self.runtime._WorkflowRuntime__worker._registry  # type: ignore[attr-defined]
         self.activity_calls: list[tuple[str, Any]] = []
         self.results: dict[str, RunResult] = {}
+        self._workers = [ThreadPoolExecutor(max_workers=1) for _ in range(threads)]
+        self._executed = 0
+
+    def close(self) -> None:
+        """Let each worker thread tear down what only it can, then stop the threads."""
+        for worker in self._workers:
+            worker.submit(warm.tear_down_leftovers).result()
+            worker.shutdown()
 
     def workflow(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Register a workflow under ``name`` (decorator)."""
@@ -141,8 +157,7 @@ class OfflineHost:
         ]
         outstanding: list[_Completion] = []
         for work_item in range(1, max_work_items + 1):
-            executor = sdk_worker._OrchestrationExecutor(self._registry, _log)
-            results = executor.execute(instance_id, history, new_events)
+            results = self._execute(instance_id, history, new_events)
             history.extend(new_events)
             for action in results.actions:
                 if action.HasField("completeWorkflow"):
@@ -162,6 +177,22 @@ class OfflineHost:
             new_events = [ph.new_workflow_started_event(self.clock)]
             new_events.extend(completion.event for completion in delivered)
         raise HostStuck(f"{instance_id}: no end after {max_work_items} work items")
+
+    def _execute(
+        self,
+        instance_id: str,
+        history: list[pb.HistoryEvent],
+        new_events: list[pb.HistoryEvent],
+    ) -> sdk_worker.ExecutionResults:
+        """One work item on the SDK's executor, on this thread or the next worker thread."""
+        executor = sdk_worker._OrchestrationExecutor(self._registry, _log)
+        if not self._workers:
+            return executor.execute(instance_id, history, new_events)
+        worker = self._workers[self._executed % len(self._workers)]
+        self._executed += 1
+        return worker.submit(
+            executor.execute, instance_id, list(history), new_events
+        ).result()
 
     def _confirm(
         self,

@@ -1,7 +1,9 @@
 """End to end: workflows driven by the durable loop on the embedded engine.
 
 The real embedded engine serves the real ``dapr.ext.workflow`` SDK over gRPC; the
-worker replays each orchestrator from its history on every work item.
+worker continues warm executions, or replays an orchestrator from its history (tests
+marked ``cold_replay`` do so on every work item). test_loop_warm_engine.py covers warm
+executions on the engine specifically.
 """
 
 from __future__ import annotations
@@ -260,6 +262,7 @@ def test_an_approval_event_resumes_the_run_and_a_missing_one_times_out(client) -
     }
 
 
+@pytest.mark.usefixtures("cold_replay")
 def test_an_input_that_drifts_on_replay_fails_with_a_clear_error(client) -> None:
     state = run(client, "loop_e2e.drifting", "drift-1", "drift-1")
     assert state.runtime_status == WorkflowStatus.FAILED
@@ -274,6 +277,7 @@ def test_an_input_that_drifts_on_replay_fails_with_a_clear_error(client) -> None
     assert calls['echo:"execution 1"'] == 1 and calls['echo:"execution 2"'] == 0
 
 
+@pytest.mark.usefixtures("cold_replay")
 def test_each_work_item_is_torn_down_on_its_worker_thread_before_the_next(
     client,
 ) -> None:

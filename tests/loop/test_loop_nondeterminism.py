@@ -1,14 +1,22 @@
-"""Replays that diverge from history fail with a message naming the step and the fix."""
+"""Replays that diverge from history fail with a message naming the step and the fix.
+
+Changed code meets an old history when a cold replay runs it (after a restart, an
+upgrade, on another replica): these tests change the code between the work items of
+one process, so they turn warm executions off to replay every work item cold.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
 from offline_host import OfflineHost
 
 from dapr_agents_durable.loop import current_execution, drive
 
 HINT = "Finish or purge old runs before upgrading, or use versioning"
+
+pytestmark = pytest.mark.usefixtures("cold_replay")
 
 
 def test_a_changed_activity_input_fails_the_run_naming_both_inputs() -> None:

@@ -1,4 +1,8 @@
-"""Abandoned executions are torn down at the end of their work item, on its thread."""
+"""Abandoned executions are torn down at the end of their work item, on its thread.
+
+These tests replay every work item cold (warm executions off), so each work item
+leaves an execution to tear down; test_loop_warm.py covers teardown of warm ones.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import asyncio
 import sys
 import threading
 
+import pytest
 from dapr.ext.workflow import DaprWorkflowContext
 from dapr.ext.workflow._durabletask import worker as sdk_worker
 from offline_host import OfflineHost
 
 from dapr_agents_durable.loop import await_only, current_execution, drive
+
+pytestmark = pytest.mark.usefixtures("cold_replay")
 
 
 def workflow_of(host: OfflineHost, name: str, main) -> None:

@@ -35,6 +35,7 @@ def durable(runtime: DurableRuntime) -> DurableRuntime:
     return runtime
 
 
+@pytest.mark.usefixtures("cold_replay")
 def test_checkpoint_ids_are_replay_stable_and_increasing(durable) -> None:
     state = durable.run(
         "langgraph_shims.checkpoint_ids", None, run_id="ids-1", timeout=120

@@ -257,6 +257,7 @@ def test_react_agent_runs_model_and_parallel_tool_calls_as_activities(durable) -
     assert len(events(durable, "react-1", EventType.WORKFLOW_STARTED)) >= 3
 
 
+@pytest.mark.usefixtures("cold_replay")
 def test_interrupt_waits_for_an_event_and_keeps_its_id_across_replays(durable) -> None:
     model = scripted(
         "writer",

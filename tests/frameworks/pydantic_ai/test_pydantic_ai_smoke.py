@@ -224,6 +224,7 @@ def test_a_structured_output_type_comes_back_validated_from_the_final_model_acti
     assert (calls["forecast model"], calls["get_temperature Lima"]) == (2, 1)
 
 
+@pytest.mark.usefixtures("cold_replay")
 @pytest.mark.parametrize("helper", [now_utc, uuid7], ids=["now_utc", "uuid7"])
 def test_without_a_clock_or_id_shim_the_replay_drifts_and_fails_before_billing_again(
     runtime: DurableRuntime, helper: FunctionType
