@@ -9,11 +9,15 @@ workflows park until it appears (see :meth:`DurableRuntime.park`).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+REGISTRATION_WAIT_SECONDS = 30.0
+"""How long an activity waits for the app to register what it names (right after a restart)."""
 
 
 class NotRegistered(LookupError):
@@ -70,3 +74,14 @@ class Registry(Generic[T]):
         """Call ``listener(name)`` after every :meth:`add`."""
         with self._changed:
             self._listeners.append(listener)
+
+
+async def registered(registry: Registry[T], name: str, timeout: float = REGISTRATION_WAIT_SECONDS) -> T:
+    """For activities: the object under ``name``, waiting up to ``timeout``; if it never
+    appears the activity fails without retries (retrying cannot register it)."""
+    from dapr.ext.workflow._durabletask.task import NonRetryableError
+
+    try:
+        return await asyncio.to_thread(registry.wait, name, timeout)
+    except NotRegistered as exc:
+        raise NonRetryableError(str(exc)) from exc

@@ -23,15 +23,14 @@ from agents.run_internal import run_loop, turn_preparation
 from dapr.ext.workflow._durabletask.task import NonRetryableError
 
 from dapr_agents_durable.adapters.openai_agents import model_codec
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
+from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, register_graph
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import DurableLoopError
 from dapr_agents_durable.runtime import get_runtime, idempotency
+from dapr_agents_durable.runtime.registry import registered
 from dapr_agents_durable.runtime.deltas import DeltaCache, DeltaEncoder
-
-REGISTRATION_WAIT_SECONDS = 30.0
 
 MODEL_RETRY_POLICY = wf.RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
@@ -42,6 +41,7 @@ MODEL_RETRY_POLICY = wf.RetryPolicy(
 """Default retries of a failed model call: 429 and 5xx are retried, other 4xx are not."""
 
 _original_get_model = turn_preparation.get_model
+
 
 _ENCODERS: weakref.WeakKeyDictionary[Any, DeltaEncoder] = weakref.WeakKeyDictionary()
 """Per durable execution: model requests go out as deltas of the run's previous request."""
@@ -104,6 +104,9 @@ class DurableModel(Model):
 def durable_get_model(agent: Agent[Any], run_config: RunConfig) -> Model:
     """The SDK's model lookup: a :class:`DurableModel` on a durable loop, the real model elsewhere."""
     if _on_durable_loop():
+        if AGENTS.get(agent.name) is not agent:
+            # An agent first met inside the run (a guardrail or tool running another agent).
+            register_graph(agent)
         return DurableModel(agent.name)
     return _original_get_model(agent, run_config)
 
@@ -126,7 +129,7 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
     """Call the agent's real model with the recorded request; the response is stored in history."""
     run_id = ctx.workflow_id
     request = await asyncio.to_thread(_EXPANDED.expand, run_id, payload, lambda: _recorded_requests(run_id))
-    agent = await asyncio.to_thread(AGENTS.wait, request["agent"], REGISTRATION_WAIT_SECONDS)
+    agent = await registered(AGENTS, request["agent"])
     spec = RUNS.get(ctx.workflow_id)
     model = _original_get_model(agent, spec.run_config if spec else RunConfig())
     with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):

@@ -8,23 +8,25 @@ working in plain ``agents.Runner`` runs.
 
 from __future__ import annotations
 
-import asyncio
+import builtins
 from typing import Any
 
 import dapr.ext.workflow as wf
 from agents import FunctionTool, RunConfig
 from agents.tool_context import ToolContext
-from pydantic import BaseModel
+from agents.usage import Usage
+from pydantic import TypeAdapter
 
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, TOOLS, tool_key
 from dapr_agents_durable.adapters.openai_agents.names import TOOL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
+from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
 from dapr_agents_durable.loop import current_execution
-from dapr_agents_durable.loop.errors import DurableLoopError
+from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.registry import registered
 
-REGISTRATION_WAIT_SECONDS = 30.0
+_USAGE = TypeAdapter(Usage)
 
 
 class DurableToolInvoker:
@@ -46,7 +48,13 @@ class DurableToolInvoker:
             "call_id": context.tool_call_id,
             "arguments": arguments,
         }
-        return await execution.call_activity(TOOL_ACTIVITY, request)
+        try:
+            result = await execution.call_activity(TOOL_ACTIVITY, request)
+        except ActivityError as err:
+            raise _as_raised(err) from err
+        if result.get("usage"):
+            context.usage.add(_USAGE.validate_python(result["usage"]))
+        return decode_output(result["output"])
 
 
 def make_durable(tool: FunctionTool) -> None:
@@ -58,13 +66,15 @@ def make_durable(tool: FunctionTool) -> None:
 async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
     """Run the real tool function; its output is stored in history."""
     key = tool_key(request["agent"], request["tool"])
-    tool = await asyncio.to_thread(TOOLS.wait, key, REGISTRATION_WAIT_SECONDS)
+    tool = await registered(TOOLS, key)
     agent = AGENTS.get(request["agent"])
     spec = RUNS.get(ctx.workflow_id)
     invoker = tool.on_invoke_tool
     original = invoker.original if isinstance(invoker, DurableToolInvoker) else invoker
+    usage = Usage()
     tool_context = ToolContext(
         context=spec.context if spec else None,
+        usage=usage,
         tool_name=request["tool"],
         tool_call_id=request["call_id"],
         tool_arguments=request["arguments"],
@@ -73,12 +83,28 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     )
     with idempotency.step_key(ctx.workflow_id, request["call_id"]):
         output = await original(tool_context, request["arguments"])
-    return _encode_output(output, f"result of tool {request['tool']!r} of agent {request['agent']!r}")
+    what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
+    return {
+        "output": encode_output(output, what=what),
+        # Usage of nested runs (an agent used as a tool) counts toward the calling run.
+        "usage": _USAGE.dump_python(usage, mode="json") if usage.requests else None,
+    }
 
 
-def _encode_output(output: Any, what: str) -> Any:
-    if isinstance(output, BaseModel):
-        output = output.model_dump(mode="json")
-    elif not isinstance(output, (str, int, float, bool, list, dict, type(None))):
-        output = str(output)
-    return checked(output, what=what)
+class ToolFailed(Exception):
+    """A tool raised an exception type that cannot be rebuilt here; its text is the original's."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def _as_raised(err: ActivityError) -> Exception:
+    """The exception the tool raised, as close as it can be rebuilt (same type for built-ins)."""
+    kind = getattr(builtins, err.error_type, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(err.error_message)
+        except Exception:  # a built-in with a different constructor
+            pass
+    return ToolFailed(err.error_type, err.error_message)

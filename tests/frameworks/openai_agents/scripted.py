@@ -10,6 +10,7 @@ from agents import Usage
 from agents.items import ModelResponse
 from agents.models.interface import Model
 from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from pydantic_core import to_jsonable_python
 
 
 def tool_call(name: str, args: dict[str, Any], call_id: str) -> ResponseFunctionToolCall:
@@ -32,18 +33,20 @@ Rule = Callable[[list[Any]], list[Any]]
 
 
 class ScriptedModel(Model):
-    """Answers each call with ``rule(input_items)``; counts calls."""
+    """Answers each call with ``rule(input_items)``; counts calls and records each request."""
 
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.calls = 0
         self.inputs: list[Any] = []
+        self.requests: list[dict[str, Any]] = []
 
     async def get_response(self, system_instructions, input, model_settings, tools, output_schema, handoffs,
                            tracing, *, previous_response_id=None, conversation_id=None, prompt=None) -> ModelResponse:
         self.calls += 1
         items = [{"role": "user", "content": input}] if isinstance(input, str) else list(input)
         self.inputs.append(items)
+        self.requests.append(request_view(system_instructions, items, model_settings, tools, output_schema, handoffs))
         return ModelResponse(output=self.rule(items), usage=Usage(requests=1, input_tokens=10, output_tokens=5,
                                                                     total_tokens=15), response_id=None)
 
@@ -54,3 +57,20 @@ class ScriptedModel(Model):
 def outputs(items: list[Any]) -> list[Any]:
     """The tool outputs present in a model input."""
     return [i for i in items if isinstance(i, dict) and i.get("type") == "function_call_output"]
+
+
+def request_view(system_instructions: str | None, items: list[Any], model_settings: Any, tools: list[Any],
+                 output_schema: Any, handoffs: list[Any]) -> dict[str, Any]:
+    """What a model call was asked, as plain JSON (to compare the requests of two runs)."""
+    schema = None
+    if output_schema is not None:
+        schema = {"name": output_schema.name(), "plain_text": output_schema.is_plain_text(),
+                  "json_schema": None if output_schema.is_plain_text() else output_schema.json_schema()}
+    return {
+        "system_instructions": system_instructions,
+        "input": to_jsonable_python(items, fallback=repr),
+        "model_settings": model_settings.to_json_dict(),
+        "tools": [{"name": t.name, "parameters": getattr(t, "params_json_schema", None)} for t in tools],
+        "handoffs": [{"name": h.tool_name, "parameters": h.input_json_schema} for h in handoffs],
+        "output_schema": schema,
+    }
