@@ -28,6 +28,7 @@ def register_graph(agent: Agent[Any]) -> None:
     Two different agent objects with the same name are refused: names identify
     agents in durable history.
     """
+    from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
     from dapr_agents_durable.adapters.openai_agents.tool_seam import make_durable
 
     seen: dict[str, Agent[Any]] = {}
@@ -43,6 +44,7 @@ def register_graph(agent: Agent[Any]) -> None:
                 "name, so give each agent of the graph its own name"
             )
         seen[current.name] = current
+        make_replay_aware(current.hooks)
         AGENTS.add(current.name, current)
         for tool in current.tools:
             if isinstance(tool, FunctionTool):

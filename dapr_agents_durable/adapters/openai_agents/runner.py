@@ -12,6 +12,7 @@ from agents.run_state import RunState
 
 from dapr_agents_durable.adapters.openai_agents import model_seam
 from dapr_agents_durable.adapters.openai_agents.graph import register_graph
+from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
 from dapr_agents_durable.adapters.openai_agents.model_seam import model_activity
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
 from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
@@ -68,6 +69,7 @@ class Runner:
         _ensure_registered(runtime)
         register_graph(starting_agent)
         run_id = run_id or uuid.uuid4().hex
+        make_replay_aware(hooks)
         RUNS[run_id] = RunSpec(run_config or RunConfig(), context, hooks)
         request = checked(
             {

@@ -10,6 +10,7 @@ durable runs register agents by name process-wide.
 from __future__ import annotations
 
 import asyncio
+import types
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -597,66 +598,30 @@ async def test_run_context_reaches_tools() -> None:
 # ---------------------------------------------------------------------------- hooks
 
 
-class CountingRunHooks(RunHooks[Any]):
-    """Counts every run-level lifecycle callback."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    async def on_agent_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_agent_start"] += 1
-
-    async def on_agent_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_agent_end"] += 1
-
-    async def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_llm_start"] += 1
-
-    async def on_llm_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_llm_end"] += 1
-
-    async def on_tool_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_tool_start"] += 1
-
-    async def on_tool_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_tool_end"] += 1
-
-    async def on_handoff(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_handoff"] += 1
+RUN_CALLBACKS = ("on_agent_start", "on_agent_end", "on_llm_start", "on_llm_end", "on_tool_start", "on_tool_end",
+                 "on_handoff")
+AGENT_CALLBACKS = ("on_start", "on_end", "on_llm_start", "on_llm_end", "on_tool_start", "on_tool_end", "on_handoff")
 
 
-class CountingAgentHooks(AgentHooks[Any]):
-    """Counts every agent-level lifecycle callback."""
+def counting_hooks(base: type[Any], callbacks: tuple[str, ...]) -> Any:
+    """An instance of ``base`` (RunHooks or AgentHooks) whose ``callbacks`` count their calls in ``.counts``."""
 
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
+    def counter(name: str) -> Callable[..., Awaitable[None]]:
+        async def count(self: Any, *args: Any, **kwargs: Any) -> None:
+            self.counts[name] += 1
 
-    async def on_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_start"] += 1
+        return count
 
-    async def on_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_end"] += 1
-
-    async def on_llm_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_llm_start"] += 1
-
-    async def on_llm_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_llm_end"] += 1
-
-    async def on_tool_start(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_tool_start"] += 1
-
-    async def on_tool_end(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_tool_end"] += 1
-
-    async def on_handoff(self, *args: Any, **kwargs: Any) -> None:
-        self.counts["on_handoff"] += 1
+    methods = {name: counter(name) for name in callbacks}
+    hooks = types.new_class(f"Counting{base.__name__}", (base,), {}, lambda ns: ns.update(methods))()
+    hooks.counts = Counter()
+    return hooks
 
 
-def hooks_graph() -> tuple[Graph, CountingAgentHooks]:
+def hooks_graph() -> tuple[Graph, Any]:
     """A front desk handing off (with an ``on_handoff`` callback) to a concierge that calls a tool
     on two turns; the concierge has agent hooks."""
-    agent_hooks = CountingAgentHooks()
+    agent_hooks = counting_hooks(AgentHooks, AGENT_CALLBACKS)
     log: list[str] = []
 
     @function_tool
@@ -679,18 +644,26 @@ def hooks_graph() -> tuple[Graph, CountingAgentHooks]:
     return Graph(desk, [desk_model, concierge_model], log), agent_hooks
 
 
-async def test_hooks_fire_as_often_as_in_a_native_run() -> None:
+@pytest.mark.parametrize("replay", ["warm", "cold"])
+async def test_hooks_fire_as_often_as_in_a_native_run(replay: str, request: pytest.FixtureRequest) -> None:
+    if replay == "cold":
+        request.getfixturevalue("cold_replay")  # every work item replays the finished steps
     (native_graph, native_agent_hooks), (durable_graph, durable_agent_hooks) = hooks_graph(), hooks_graph()
-    native_hooks, durable_hooks = CountingRunHooks(), CountingRunHooks()
+    native_hooks, durable_hooks = counting_hooks(RunHooks, RUN_CALLBACKS), counting_hooks(RunHooks, RUN_CALLBACKS)
     native = await NativeRunner.run(native_graph.agent, "two tables", hooks=native_hooks)
-    durable = await Runner.run(durable_graph.agent, "two tables", hooks=durable_hooks, run_id="fid-hooks")
+    durable = await Runner.run(durable_graph.agent, "two tables", hooks=durable_hooks, run_id=f"fid-hooks-{replay}")
     assert native_hooks.counts == Counter(on_agent_start=2, on_agent_end=1, on_llm_start=4, on_llm_end=4,
                                           on_tool_start=2, on_tool_end=2, on_handoff=1)
     assert native_graph.log == ["on_handoff callback"]
     assert_same_result(durable, native)
     assert dict(durable_hooks.counts) == dict(native_hooks.counts)
     assert dict(durable_agent_hooks.counts) == dict(native_agent_hooks.counts)
-    assert durable_graph.log == native_graph.log
+    if replay == "warm":
+        assert durable_graph.log == native_graph.log  # handoff callbacks are not replay-aware yet
+
+    again = await Runner.run(durable_graph.agent, "two tables", hooks=durable_hooks, run_id=f"fid-hooks-{replay}")
+    assert_same_result(again, native)
+    assert dict(durable_hooks.counts) == dict(native_hooks.counts), "rebuilding the result fired hooks again"
 
 
 def agent_guarded_graph() -> Graph:
