@@ -110,7 +110,10 @@ class DurableRuntime:
             host: str | None = None
             port: str | None = None
             if isinstance(target, Embedded):
-                self._engine = EmbeddedEngine(EngineConfig.from_env(db_path=target.db_path, app_id=target.app_id))
+                # Lenient lifecycle: a second suspend or a resume of a running run is dropped
+                # instead of passed on (which makes the Python SDK spin or fail the run).
+                config = EngineConfig.from_env(db_path=target.db_path, app_id=target.app_id, lenient_lifecycle=True)
+                self._engine = EmbeddedEngine(config)
                 self._engine.start()
                 host, port = "127.0.0.1", str(self._engine.port)
                 log.info("durable runtime: no Dapr sidecar configured; using the %s", target.describe())

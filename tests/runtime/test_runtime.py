@@ -114,3 +114,12 @@ def test_duplicate_name_is_refused(runtime: DurableRuntime) -> None:
     runtime.register_activity("t.double", lambda ctx, x: 2 * x)
     with pytest.raises(ValueError, match="already registered"):
         runtime.register_activity("t.double", lambda ctx, x: 3 * x)
+
+
+def test_embedded_engine_drops_a_resume_of_a_running_run(runtime: DurableRuntime) -> None:
+    runtime.register_workflow("t.waits", lambda ctx, x: (yield ctx.wait_for_external_event("go")))
+    run_id = runtime.start_or_attach("t.waits", None, run_id="lenient")
+    runtime.client.wait_for_workflow_start(run_id, timeout_in_seconds=30)
+    runtime.client.resume_workflow(run_id)  # not suspended: dropped, the run keeps going
+    runtime.raise_event(run_id, "go", "ok")
+    assert runtime.wait(run_id, timeout=30).serialized_output == '"ok"'
