@@ -138,8 +138,26 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
         except Exception as exc:
             if _is_permanent(exc):
                 raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
+            # Honour the provider's Retry-After: the durable retry starts after this wait.
+            await asyncio.sleep(_retry_after(exc))
             raise
     return model_codec.MODEL_RESPONSE.encode(response, what=f"model response of agent {agent.name!r}")
+
+
+MAX_RETRY_AFTER_SECONDS = 60.0
+
+
+def _retry_after(exc: BaseException) -> float:
+    """Seconds a rate-limited or unavailable provider asked to wait (``Retry-After``), capped."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is not None:
+            try:
+                return min(max(float(value) * scale, 0.0), MAX_RETRY_AFTER_SECONDS)
+            except ValueError:
+                continue
+    return 0.0
 
 
 def _is_permanent(exc: BaseException) -> bool:
