@@ -332,12 +332,12 @@ class Dispatcher:
             new_events.append(event)
             inbox_ids.append(row.id)
         size = inst.history_bytes + sum(len(r.event) for r in rows) + len(inst.incoming_history or b"")
-        if dropped or size > 0.95 * self.config.max_message_bytes:
-            effects = Effects()
-            with self.store.transaction():
+        oversized = size > 0.95 * self.config.max_message_bytes
+        if dropped or oversized:
+            with self.write() as life:
                 self.store.delete_inbox_rows(dropped)
-                if size > 0.95 * self.config.max_message_bytes:
-                    Lifecycle(self.store, self.config, effects).stall(
+                if oversized:
+                    life.stall(
                         inst,
                         pb.orchestration.PAYLOAD_SIZE_EXCEEDED,
                         f"workflow state of {size} bytes is larger than the maximum message size "
@@ -345,7 +345,6 @@ class Dispatcher:
                         "(daprd --max-body-size) and restart to resume",
                     )
                     inbox_ids = []
-            self._apply(effects)
         if not inbox_ids:
             return None
         request.newEvents.extend(new_events)
@@ -426,9 +425,8 @@ class Dispatcher:
     def complete_turn(self, response: pb.service.WorkflowResponse) -> None:
         """Commit a worker's answer to a turn; stale or unknown answers are dropped."""
         with self.work:
-            lease = self._tokens.get(response.completionToken) if response.completionToken else None
-            if not response.completionToken:
-                lease = self._turns.get(response.instanceId)
+            token = response.completionToken
+            lease = self._tokens.get(token) if token else self._turns.get(response.instanceId)
             if not isinstance(lease, TurnLease) or lease.instance_id != response.instanceId:
                 log.debug("dropping stale workflow response for %s", response.instanceId)
                 return

@@ -278,9 +278,6 @@ class Store:
             [(instance_id, start_seq + i, e) for i, e in enumerate(events)],
         )
 
-    def delete_history(self, instance_id: str) -> None:
-        self._db.execute("DELETE FROM history WHERE instance_id=?", (instance_id,))
-
     # -- inbox -------------------------------------------------------------------------
 
     def add_inbox(self, instance_id: str, kind: str, event: bytes, visible_at: float | None = None) -> int:
@@ -380,5 +377,3 @@ class Store:
         ).fetchall()
         return [r[0] for r in rows]
 
-    def delete_children(self, parent_id: str) -> None:
-        self._db.execute("DELETE FROM children WHERE parent_instance_id=?", (parent_id,))

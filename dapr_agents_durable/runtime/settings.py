@@ -9,6 +9,7 @@ ENV_DB = "DAPR_AGENTS_DURABLE_DB"
 ENV_APP_ID = "DAPR_AGENTS_DURABLE_APP_ID"
 DEFAULT_DB = os.path.join(".dapr-agents-durable", "engine.db")
 SIDECAR_ENV = ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT")
+"""Variables ``dapr run`` and Kubernetes sidecars set; either one selects the sidecar."""
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
 
+from dapr_agents_durable.runtime import settings
 from dapr_agents_durable.testing.server import ScriptedModelServer
 
-SIDECAR_ENV = ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT", "DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT")
+SIDECAR_ENV = (*settings.SIDECAR_ENV, "DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT")
 
 
 def embedded_app_env(db_path: str | Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
