@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from agents import Agent, RunConfig, RunHooks, RunResult
+from agents import Agent, RunConfig, RunErrorHandlers, RunHooks, RunResult, Session
 from agents.run_config import DEFAULT_MAX_TURNS
 from agents.run_state import RunState
 
@@ -54,8 +54,11 @@ class Runner:
         max_turns: int | None = DEFAULT_MAX_TURNS,
         hooks: RunHooks[Any] | None = None,
         run_config: RunConfig | None = None,
+        error_handlers: RunErrorHandlers[Any] | None = None,
         previous_response_id: str | None = None,
+        auto_previous_response_id: bool = False,
         conversation_id: str | None = None,
+        session: Session | None = None,
         run_id: str | None = None,
     ) -> RunResult:
         """Run ``starting_agent`` on ``input`` durably and return the SDK's ``RunResult``."""
@@ -70,13 +73,14 @@ class Runner:
         register_graph(starting_agent)
         run_id = run_id or uuid.uuid4().hex
         make_replay_aware(hooks)
-        RUNS[run_id] = RunSpec(run_config or RunConfig(), context, hooks)
+        RUNS[run_id] = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
         request = checked(
             {
                 "agent": starting_agent.name,
                 "input": input,
                 "max_turns": max_turns,
                 "previous_response_id": previous_response_id,
+                "auto_previous_response_id": auto_previous_response_id,
                 "conversation_id": conversation_id,
             },
             what=f"input of agent {starting_agent.name!r}",

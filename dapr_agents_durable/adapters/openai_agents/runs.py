@@ -22,6 +22,7 @@ class RunSpec:
     context: Any = None
     hooks: RunHooks[Any] | None = None
     error_handlers: Any = None
+    session: Any = None
 
 
 class Outcomes:

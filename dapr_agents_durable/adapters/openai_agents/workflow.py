@@ -34,7 +34,9 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
             max_turns=request["max_turns"],
             hooks=spec.hooks,
             run_config=run_config,
+            error_handlers=spec.error_handlers,
             previous_response_id=request.get("previous_response_id"),
+            auto_previous_response_id=request.get("auto_previous_response_id", False),
             conversation_id=request.get("conversation_id"),
         )
 
