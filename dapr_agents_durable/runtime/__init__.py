@@ -13,6 +13,7 @@ Example::
     runtime.register_activity("demo.double", lambda ctx, x: 2 * x)
 """
 
+from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, PendingApproval
 from dapr_agents_durable.runtime.durable_runtime import (
     WAKE_EVENT,
     DurableRuntime,
@@ -24,10 +25,13 @@ from dapr_agents_durable.runtime.registry import NotRegistered, Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 
 __all__ = [
+    "APPROVAL_EVENT",
     "WAKE_EVENT",
+    "Decision",
     "DurableRuntime",
     "Embedded",
     "NotRegistered",
+    "PendingApproval",
     "Registry",
     "RunFailed",
     "Sidecar",

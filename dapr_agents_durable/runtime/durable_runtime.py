@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +18,7 @@ from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
 from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
+from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, PendingApproval, decode_status
 from dapr_agents_durable.runtime.local_replay import replay_locally
 from dapr_agents_durable.runtime.registry import Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
@@ -25,6 +27,9 @@ log = logging.getLogger("dapr_agents_durable.runtime")
 
 WAKE_EVENT = "dapr_agents_durable.wake"
 """External event that retries a workflow parked while its agent was not yet registered."""
+
+_POLL_FIRST = 0.005
+_POLL_MAX = 0.25
 
 TERMINAL = frozenset({WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED})
 
@@ -65,6 +70,8 @@ class DurableRuntime:
         self._target: Sidecar | Embedded | None = None
         self._parked: dict[tuple[str, str], set[str]] = {}
         self._watched: set[int] = set()
+        self._changed = threading.Condition()
+        self._generation = 0
 
     # -- registration ------------------------------------------------------------------
 
@@ -189,11 +196,81 @@ class DurableRuntime:
         """:meth:`run` for async callers (the blocking calls run in a thread)."""
         return await asyncio.to_thread(self.run, workflow, input, run_id, timeout)
 
+    def wait_until(
+        self, run_id: str, settled: Callable[[WorkflowState], bool], timeout: float | None = None
+    ) -> WorkflowState:
+        """Wait until the run is finished or ``settled(state)`` holds; returns that state.
+
+        Polls the run's state, at once after :meth:`notify` and otherwise at a
+        slowly growing interval (at most 0.25 s). Example::
+
+            state = runtime.wait_until("r1", lambda s: bool(decode_status(s.serialized_custom_status)))
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        interval = _POLL_FIRST
+        while True:
+            with self._changed:
+                seen = self._generation
+            state = self.state(run_id)
+            if state is None:
+                raise LookupError(f"no durable run with id {run_id!r}")
+            if state.runtime_status in TERMINAL or settled(state):
+                return state
+            wait = interval if deadline is None else min(interval, deadline - time.monotonic())
+            if wait <= 0:
+                raise TimeoutError(f"durable run {run_id!r} did not settle within {timeout} s")
+            with self._changed:
+                if self._generation == seen:
+                    self._changed.wait(wait)
+                poked = self._generation != seen
+            interval = _POLL_FIRST if poked else min(interval * 2, _POLL_MAX)
+
+    def notify(self) -> None:
+        """Wake :meth:`wait_until` callers: a run of this process is about to change state."""
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
     def state(self, run_id: str) -> WorkflowState | None:
         return self.client.get_workflow_state(run_id, fetch_payloads=True)
 
     def raise_event(self, run_id: str, name: str, data: Any = None) -> None:
         self.client.raise_workflow_event(run_id, name, data=data)
+
+    # -- human approval ----------------------------------------------------------------
+
+    def pending_approvals(self, run_id: str) -> list[PendingApproval]:
+        """The tool calls run ``run_id`` is waiting to have approved or rejected."""
+        state = self.state(run_id)
+        if state is None:
+            raise LookupError(f"no durable run with id {run_id!r}")
+        if state.runtime_status in TERMINAL:
+            return []
+        return decode_status(state.serialized_custom_status)
+
+    def approve(self, run_id: str, call_id: str, *, always: bool = False) -> None:
+        """Approve the pending tool call ``call_id`` of run ``run_id`` (from any process).
+
+        ``always`` also approves the tool's later calls in this run. Example::
+
+            get_runtime().approve("refund-17", "call_8x2")
+        """
+        self.decide(run_id, Decision(call_id, approved=True, always=always))
+
+    def reject(self, run_id: str, call_id: str, *, message: str | None = None, always: bool = False) -> None:
+        """Reject the pending tool call ``call_id``; ``message`` is what the model is told."""
+        self.decide(run_id, Decision(call_id, approved=False, always=always, message=message))
+
+    def decide(self, run_id: str, decision: Decision) -> None:
+        """Deliver ``decision`` to run ``run_id``, which must be waiting for that call."""
+        pending = [p.call_id for p in self.pending_approvals(run_id)]
+        if decision.call_id not in pending:
+            waiting = ", ".join(repr(c) for c in pending) or "no tool call"
+            raise ValueError(
+                f"durable run {run_id!r} is not waiting for a decision on tool call {decision.call_id!r}; "
+                f"it waits for {waiting}"
+            )
+        self.raise_event(run_id, APPROVAL_EVENT, decision.to_json())
 
     def terminate(self, run_id: str, output: Any = None, recursive: bool = True) -> None:
         self.client.terminate_workflow(run_id, output=output, recursive=recursive)

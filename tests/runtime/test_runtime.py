@@ -1,12 +1,22 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 
 from dapr_agents_durable.engine import EmbeddedEngine
-from dapr_agents_durable.runtime import DurableRuntime, Embedded, Registry, RunFailed, Sidecar
+from dapr_agents_durable.runtime import (
+    APPROVAL_EVENT,
+    DurableRuntime,
+    Embedded,
+    PendingApproval,
+    Registry,
+    RunFailed,
+    Sidecar,
+)
+from dapr_agents_durable.runtime.approvals import decode_status, encode_status
 
 
 def _double_workflow(ctx, value):
@@ -123,3 +133,28 @@ def test_embedded_engine_drops_a_resume_of_a_running_run(runtime: DurableRuntime
     runtime.client.resume_workflow(run_id)  # not suspended: dropped, the run keeps going
     runtime.raise_event(run_id, "go", "ok")
     assert runtime.wait(run_id, timeout=30).serialized_output == '"ok"'
+
+
+def _approval_workflow(ctx, _):
+    ctx.set_custom_status(encode_status([PendingApproval("c1", "refund", "cashier", "{}")]))
+    decision = yield ctx.wait_for_external_event(APPROVAL_EVENT)
+    return decision
+
+
+def test_wait_until_returns_when_the_run_waits_and_approve_delivers_the_decision(runtime: DurableRuntime) -> None:
+    runtime.register_workflow("t.approval", _approval_workflow)
+    runtime.start_or_attach("t.approval", None, run_id="appr")
+    state = runtime.wait_until("appr", lambda s: bool(decode_status(s.serialized_custom_status)), timeout=30)
+    assert state.runtime_status.name == "RUNNING"
+    assert [p.call_id for p in runtime.pending_approvals("appr")] == ["c1"]
+    with pytest.raises(ValueError, match="waits for 'c1'"):
+        runtime.reject("appr", "c9")
+    runtime.reject("appr", "c1", message="not today")
+    done = runtime.wait("appr", timeout=30)
+    assert json.loads(done.serialized_output) == {"call_id": "c1", "approved": False, "always": False,
+                                                  "message": "not today"}
+    assert runtime.pending_approvals("appr") == []
+    with pytest.raises(TimeoutError, match="did not settle within 0.2 s"):
+        runtime.register_workflow("t.forever", lambda ctx, _: (yield ctx.wait_for_external_event("never")))
+        runtime.start_or_attach("t.forever", None, run_id="forever")
+        runtime.wait_until("forever", lambda s: False, timeout=0.2)

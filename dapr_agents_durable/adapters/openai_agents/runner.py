@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from agents import Agent, RunConfig, RunErrorHandlers, RunHooks, RunResult, Session
 from agents.run_config import DEFAULT_MAX_TURNS
 from agents.run_state import RunState
+from dapr.ext.workflow.workflow_state import WorkflowStatus
 
-from dapr_agents_durable.adapters.openai_agents import model_seam
+from dapr_agents_durable.adapters.openai_agents import approvals, model_seam
 from dapr_agents_durable.adapters.openai_agents.graph import register_graph
 from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
 from dapr_agents_durable.adapters.openai_agents.model_seam import model_activity
@@ -18,7 +21,8 @@ from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY, TOO
 from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
-from dapr_agents_durable.runtime import DurableRuntime, RunFailed, get_runtime
+from dapr_agents_durable.runtime import APPROVAL_EVENT, DurableRuntime, RunFailed, get_runtime
+from dapr_agents_durable.runtime.durable_runtime import TERMINAL
 from dapr_agents_durable.runtime.codec import checked
 
 
@@ -60,52 +64,123 @@ class Runner:
         conversation_id: str | None = None,
         session: Session | None = None,
         run_id: str | None = None,
+        approval_timeout: float | timedelta | None = None,
     ) -> RunResult:
-        """Run ``starting_agent`` on ``input`` durably and return the SDK's ``RunResult``."""
-        if isinstance(input, RunState):
-            raise NotImplementedError("resuming from a RunState is not supported by durable runs yet")
+        """Run ``starting_agent`` on ``input`` durably and return the SDK's ``RunResult``.
+
+        A run whose tools need approval returns with ``interruptions`` while its
+        workflow waits; pass ``result.to_state()`` with your decisions back with the
+        same ``run_id`` to continue it. ``approval_timeout`` (seconds or a timedelta)
+        rejects calls still undecided after that long.
+        """
         if not isinstance(starting_agent, Agent):
             raise TypeError(f"starting_agent must be an agents.Agent, got {type(starting_agent).__name__}")
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise ValueError("run_id must be a non-empty string (or None for a new run)")
+        if isinstance(input, RunState) and run_id is None:
+            raise ValueError(
+                "resuming from a RunState needs the durable run's id: "
+                "Runner.run(agent, result.to_state(), run_id=<the run_id of the interrupted run>)"
+            )
+        timeout = _seconds(approval_timeout)
         runtime = get_runtime()
         _ensure_registered(runtime)
         register_graph(starting_agent)
         run_id = run_id or uuid.uuid4().hex
         make_replay_aware(hooks)
+        if isinstance(input, RunState):
+            context = input._context.context if input._context is not None else context
         RUNS[run_id] = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
         request = checked(
             {
                 "agent": starting_agent.name,
-                "input": input,
+                **_input_fields(input),
                 "max_turns": max_turns,
                 "previous_response_id": previous_response_id,
                 "auto_previous_response_id": auto_previous_response_id,
                 "conversation_id": conversation_id,
+                "approval_timeout": timeout,
             },
             what=f"input of agent {starting_agent.name!r}",
         )
-        failure: RunFailed | None = None
+        decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
         try:
-            try:
-                await runtime.arun(WORKFLOW, request, run_id)
-            except RunFailed as exc:
-                failure = exc
-            return await asyncio.to_thread(_outcome, runtime, run_id, failure)
+            return await asyncio.to_thread(_run_to_rest, runtime, request, run_id, decisions)
         finally:
             RUNS.pop(run_id, None)
 
     @classmethod
-    def run_sync(cls, starting_agent: Agent[Any], input: str | list[Any], **kwargs: Any) -> RunResult:
+    def run_sync(cls, starting_agent: Agent[Any], input: str | list[Any] | RunState[Any], **kwargs: Any) -> RunResult:
         """:meth:`run` for synchronous code (not from inside a running event loop)."""
         return asyncio.run(cls.run(starting_agent, input, **kwargs))
+
+
+def _input_fields(input: str | list[Any] | RunState[Any]) -> dict[str, Any]:
+    """The workflow input's part for ``input``: the conversation, or a ``RunState`` as JSON."""
+    if isinstance(input, RunState):
+        return {"state": input.to_json()}
+    return {"input": input}
+
+
+def _seconds(timeout: float | timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
+        raise ValueError(f"approval_timeout must be a positive number of seconds or a timedelta, got {timeout!r}")
+    return float(seconds)
+
+
+def _run_to_rest(
+    runtime: DurableRuntime, request: dict[str, Any], run_id: str, decisions: list[approvals.Decision]
+) -> RunResult:
+    """Start or attach, deliver ``decisions``, and wait until the run ends or waits for approvals."""
+    runtime.start_or_attach(WORKFLOW, request, run_id)
+    answered: set[str] = set()
+    if decisions:
+        state = runtime.state(run_id)
+        pending = approvals.pending_call_ids(state.serialized_custom_status if state else None)
+        for decision in decisions:
+            if decision.call_id in pending:
+                runtime.raise_event(run_id, APPROVAL_EVENT, decision.to_json())
+                answered.add(decision.call_id)
+    state = runtime.wait_until(run_id, approvals.waits_for_others(answered))
+    if state.runtime_status == WorkflowStatus.COMPLETED:
+        return _outcome(runtime, run_id, None)
+    if state.runtime_status in TERMINAL:
+        return _outcome(runtime, run_id, RunFailed(run_id, state))
+    return _interrupted(runtime, run_id, approvals.pending_call_ids(state.serialized_custom_status))
+
+
+def _interrupted(runtime: DurableRuntime, run_id: str, pending: set[str]) -> RunResult:
+    """The interrupted ``RunResult`` of a run waiting for approvals, listing the calls still pending."""
+    result = _take_interrupted(run_id)
+    if result is None or not pending <= {approvals.call_id(i) for i in result.interruptions}:
+        runtime.replay(WORKFLOW, run_id)
+        result = _take_interrupted(run_id)
+    if result is None:
+        raise LookupError(f"durable run {run_id!r} waits for approvals but its interrupted result was not rebuilt")
+    view = copy.copy(result)
+    view.interruptions = [i for i in result.interruptions if approvals.call_id(i) in pending]
+    return view
+
+
+def _take_interrupted(run_id: str) -> RunResult | None:
+    """The interrupted result handed over for ``run_id``, if that is what was handed over."""
+    outcome = OUTCOMES.pop(run_id)
+    return outcome[1] if outcome is not None and _interrupted_outcome(outcome) else None
+
+
+def _interrupted_outcome(outcome: tuple[bool, Any]) -> bool:
+    failed, value = outcome
+    return not failed and bool(getattr(value, "interruptions", None))
 
 
 def _outcome(runtime: DurableRuntime, run_id: str, failure: RunFailed | None) -> RunResult:
     """The run's real result (or the SDK's exception): handed over in-process, or rebuilt by
     replaying the run's history here (no model or tool is called again)."""
     outcome = OUTCOMES.pop(run_id)
-    if outcome is None:
+    if outcome is None or _interrupted_outcome(outcome):
         runtime.replay(WORKFLOW, run_id)
         outcome = OUTCOMES.pop(run_id)
     if outcome is None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator
+from datetime import timedelta
 from typing import Any
 
 import agents
 import dapr.ext.workflow as wf
+from agents.run_state import RunState
 
+from dapr_agents_durable.adapters.openai_agents import approvals
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
 from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
-from dapr_agents_durable.loop import drive
+from dapr_agents_durable.loop import current_execution, drive
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.codec import checked
 
@@ -26,27 +29,46 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
     if not run_config.tracing_disabled:
         run_config = dataclasses.replace(run_config, tracing_disabled=True)
 
-    async def main() -> agents.RunResult:
+    async def run(input: Any, **first: Any) -> agents.RunResult:
         return await agents.Runner.run(
-            agent,
-            request["input"],
-            context=spec.context,
-            max_turns=request["max_turns"],
-            hooks=spec.hooks,
-            run_config=run_config,
-            error_handlers=spec.error_handlers,
-            previous_response_id=request.get("previous_response_id"),
-            auto_previous_response_id=request.get("auto_previous_response_id", False),
-            conversation_id=request.get("conversation_id"),
+            agent, input, hooks=spec.hooks, run_config=run_config, error_handlers=spec.error_handlers, **first
+        )
+
+    async def main() -> agents.RunResult:
+        if "state" in request:
+            state = await RunState.from_json(agent, request["state"], context_override=spec.context)
+            result = await run(state)
+        else:
+            result = await run(
+                request["input"],
+                context=spec.context,
+                max_turns=request["max_turns"],
+                previous_response_id=request.get("previous_response_id"),
+                auto_previous_response_id=request.get("auto_previous_response_id", False),
+                conversation_id=request.get("conversation_id"),
+            )
+        timeout = request.get("approval_timeout")
+        return await approvals.settle(
+            current_execution(),
+            result,
+            run,
+            on_pause=lambda paused: _hand_over(ctx.instance_id, paused),
+            timeout=None if timeout is None else timedelta(seconds=timeout),
         )
 
     try:
         result = yield from drive(ctx, main, label=f"agent {agent.name!r}")
     except Exception as exc:
-        OUTCOMES.put(ctx.instance_id, exc, failed=True)
+        _hand_over(ctx.instance_id, exc, failed=True)
         raise
-    OUTCOMES.put(ctx.instance_id, result)
+    _hand_over(ctx.instance_id, result)
     return {"last_agent": result.last_agent.name, "final_output": _summary(result.final_output)}
+
+
+def _hand_over(run_id: str, outcome: Any, *, failed: bool = False) -> None:
+    """Give a caller waiting in this process the real result (or exception), and wake it."""
+    OUTCOMES.put(run_id, outcome, failed=failed)
+    get_runtime().notify()
 
 
 def _summary(output: Any) -> Any:

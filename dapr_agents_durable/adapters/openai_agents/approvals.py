@@ -1,0 +1,146 @@
+"""Tools with ``needs_approval``: the workflow waits for a decision per call, the caller sees interruptions.
+
+Inside the workflow, a run that ends with ``interruptions`` does not end the
+workflow: it publishes the pending calls (custom status), hands the interrupted
+``RunResult`` to a caller in this process, and waits for one approval event per
+call. With every decision in, it applies them to ``result.to_state()`` as the
+SDK's own resume pattern does and runs on. A caller that passes the SDK's
+``RunState`` back (``Runner.run(agent, state, run_id=...)``) delivers the
+decisions recorded in it; ``DurableRuntime.approve``/``reject`` do the same by
+run id and call id from any process.
+
+Example::
+
+    result = await Runner.run(agent, "refund order 7", run_id="refund-7")
+    state = result.to_state()
+    state.approve(result.interruptions[0])
+    result = await Runner.run(agent, state, run_id="refund-7")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from agents import RunResult, ToolApprovalItem
+from agents.run_state import RunState
+
+from dapr_agents_durable.loop import DurableExecution
+from dapr_agents_durable.runtime.approvals import (
+    APPROVAL_EVENT,
+    Decision,
+    PendingApproval,
+    decode_status,
+    encode_status,
+)
+
+log = logging.getLogger("dapr_agents_durable.openai_agents")
+
+_PROBE_CALL_ID = "dapr-agents-durable-probe"
+"""A call id no model produces: asking the SDK about it reveals "always" decisions."""
+
+
+def call_id(item: ToolApprovalItem) -> str:
+    """The tool call id of an approval item (function call id, or the hosted request's id)."""
+    raw = item.raw_item
+    for key in ("call_id", "id"):
+        value = raw.get(key) if isinstance(raw, dict) else getattr(raw, key, None)
+        if isinstance(value, str) and value:
+            return value
+    raise ValueError(f"approval item for tool {item.tool_name!r} has no call id")
+
+
+def pending_view(item: ToolApprovalItem) -> PendingApproval:
+    """What a person needs to decide on ``item``, as plain data."""
+    arguments = item.arguments if isinstance(item.arguments, str) else ""
+    return PendingApproval(call_id(item), item.tool_name or "", item.agent.name, arguments)
+
+
+async def settle(
+    execution: DurableExecution,
+    result: RunResult,
+    resume: Callable[[RunState[Any]], Awaitable[RunResult]],
+    *,
+    on_pause: Callable[[RunResult], None],
+    timeout: timedelta | None,
+) -> RunResult:
+    """Run on until ``result`` has no interruptions, waiting for a decision per interrupted call."""
+    while result.interruptions:
+        state = result.to_state()  # before the caller sees the result, whatever it does with it
+        on_pause(result)
+        decisions = await _collect(execution, state.get_interruptions(), timeout)
+        for item in state.get_interruptions():
+            decision = decisions[call_id(item)]
+            if decision.approved:
+                state.approve(item, always_approve=decision.always)
+            else:
+                state.reject(item, always_reject=decision.always, rejection_message=decision.message)
+        execution.context.set_custom_status(encode_status([]))
+        result = await resume(state)
+    return result
+
+
+async def _collect(
+    execution: DurableExecution, items: list[ToolApprovalItem], timeout: timedelta | None
+) -> dict[str, Decision]:
+    views = {call_id(item): pending_view(item) for item in items}
+    decisions: dict[str, Decision] = {}
+    deadline = None if timeout is None else execution.now() + timeout
+    while len(decisions) < len(views):
+        execution.context.set_custom_status(
+            encode_status([view for cid, view in views.items() if cid not in decisions])
+        )
+        remaining = None if deadline is None else max((deadline - execution.now()).total_seconds(), 0.0)
+        try:
+            payload = await execution.wait_for_event(APPROVAL_EVENT, timeout=remaining)
+        except asyncio.TimeoutError:
+            message = f"Tool call was not approved within {timeout}."
+            for cid in views.keys() - decisions.keys():
+                decisions[cid] = Decision(cid, approved=False, message=message)
+            break
+        try:
+            decision = Decision.from_json(payload)
+        except ValueError as exc:
+            log.warning("run %s: ignoring an approval event: %s", execution.instance_id, exc)
+            continue
+        if decision.call_id in views and decision.call_id not in decisions:
+            decisions[decision.call_id] = decision
+    return decisions
+
+
+def decisions_in(state: RunState[Any]) -> list[Decision]:
+    """The decisions a caller recorded on ``state`` (``approve``/``reject``) for its pending calls."""
+    context = state._context
+    if context is None:
+        return []
+    decisions = []
+    for item in state.get_interruptions():
+        cid = call_id(item)
+        tool = item.tool_name or ""
+        approved = context.is_tool_approved(tool, cid)
+        if approved is None:
+            continue
+        always = context.is_tool_approved(tool, _PROBE_CALL_ID) is approved
+        message = None if approved else context.get_rejection_message(
+            tool, cid, tool_namespace=item.tool_namespace, existing_pending=item
+        )
+        decisions.append(Decision(cid, approved, always, message))
+    return decisions
+
+
+def waits_for_others(answered: set[str]) -> Callable[[Any], bool]:
+    """A ``wait_until`` test: the run waits for approvals, none of them one just ``answered``."""
+
+    def settled(state: Any) -> bool:
+        pending = pending_call_ids(state.serialized_custom_status)
+        return bool(pending) and not pending & answered
+
+    return settled
+
+
+def pending_call_ids(custom_status: str | None) -> set[str]:
+    """The call ids a run's custom status says it waits for."""
+    return {p.call_id for p in decode_status(custom_status)}

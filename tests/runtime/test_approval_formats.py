@@ -1,0 +1,41 @@
+"""The approval event and custom-status formats live in run histories: pin them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dapr_agents_durable.runtime import APPROVAL_EVENT, Decision, PendingApproval
+from dapr_agents_durable.runtime.approvals import decode_status, encode_status
+
+
+def test_persisted_names_and_formats_are_pinned() -> None:
+    assert APPROVAL_EVENT == "dapr_agents_durable.approval"
+    assert Decision("c1", approved=False, always=True, message="no").to_json() == {
+        "call_id": "c1", "approved": False, "always": True, "message": "no"
+    }
+    status = encode_status([PendingApproval("c1", "refund", "cashier", '{"amount": 5}')])
+    assert json.loads(status) == {
+        "pending_approvals": [{"call_id": "c1", "tool": "refund", "agent": "cashier", "arguments": '{"amount": 5}'}]
+    }
+
+
+def test_status_round_trips_and_foreign_statuses_mean_nothing_pending() -> None:
+    pending = [PendingApproval("c1", "refund", "cashier", "{}"), PendingApproval("c2", "wire", "cashier", "{}")]
+    assert decode_status(encode_status(pending)) == pending
+    assert decode_status(encode_status([])) == []
+    for foreign in (None, "", "working", '"text"', '{"progress": 3}', "[1, 2]"):
+        assert decode_status(foreign) == []
+
+
+def test_decisions_read_from_events_with_clear_errors() -> None:
+    assert Decision.from_json({"call_id": "c1", "approved": True}) == Decision("c1", True)
+    with pytest.raises(ValueError, match="non-empty 'call_id'"):
+        Decision.from_json({"approved": True})
+    with pytest.raises(ValueError, match="'approved': true or false"):
+        Decision.from_json({"call_id": "c1", "approved": "yes"})
+    with pytest.raises(ValueError, match="'message' must be a string"):
+        Decision.from_json({"call_id": "c1", "approved": False, "message": 3})
+    with pytest.raises(ValueError, match="non-empty 'call_id'"):
+        Decision.from_json(None)
