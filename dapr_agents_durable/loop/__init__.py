@@ -35,7 +35,7 @@ from dapr_agents_durable.loop.errors import (
     NonDeterminismError,
 )
 from dapr_agents_durable.loop.eventloop import DurableEventLoop
-from dapr_agents_durable.loop.execution import DurableExecution, current_execution
+from dapr_agents_durable.loop.execution import DurableExecution, current_execution, side_effects_suppressed
 from dapr_agents_durable.loop.requests import DurableStep
 
 __all__ = [
@@ -53,4 +53,5 @@ __all__ = [
     "install_default_shims",
     "register_shim",
     "remove_shim",
+    "side_effects_suppressed",
 ]

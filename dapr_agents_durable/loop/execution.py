@@ -74,6 +74,20 @@ def current_execution() -> DurableExecution:
     return execution
 
 
+def side_effects_suppressed() -> bool:
+    """True on a durable loop that replays history, is parked or is being torn down (never raises).
+
+    Replay-aware side effects (hooks, spans, logs) check it to happen once per step::
+
+        if not side_effects_suppressed():
+            notify_on_call()
+    """
+    try:
+        return current_execution().suppress_side_effects
+    except DurableLoopError:
+        return False
+
+
 def bound_execution() -> DurableExecution | None:
     """The execution being stepped on this thread, or None (never raises)."""
     stack: list[DurableExecution] = getattr(_local, "stack", [])

@@ -8,7 +8,9 @@ Example::
     result = await Runner.run(agent, "Plan my trip", run_id="trip-7")
 """
 
+from dapr_agents_durable.adapters.openai_agents.options import durable_options
 from dapr_agents_durable.adapters.openai_agents.runner import Runner
+from dapr_agents_durable.adapters.openai_agents.tracing import enable_tracing
 from dapr_agents_durable.runtime import idempotency_key
 
-__all__ = ["Runner", "idempotency_key"]
+__all__ = ["Runner", "durable_options", "enable_tracing", "idempotency_key"]

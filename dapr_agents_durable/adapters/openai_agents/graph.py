@@ -23,12 +23,14 @@ def tool_key(agent_name: str, tool_name: str) -> str:
 
 
 def register_graph(agent: Agent[Any]) -> None:
-    """Register ``agent`` and every agent reachable through its handoffs.
+    """Register ``agent`` and every agent reachable through its handoffs and agent tools.
 
     Two different agent objects with the same name are refused: names identify
     agents in durable history.
     """
+    from dapr_agents_durable.adapters.openai_agents.agent_tool import as_tool_agent, make_agent_tool_durable
     from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
+    from dapr_agents_durable.adapters.openai_agents.mcp_seam import register_servers
     from dapr_agents_durable.adapters.openai_agents.tool_seam import make_durable
 
     seen: dict[str, Agent[Any]] = {}
@@ -45,10 +47,16 @@ def register_graph(agent: Agent[Any]) -> None:
             )
         seen[current.name] = current
         make_replay_aware(current.hooks)
+        register_servers(current)
         AGENTS.add(current.name, current)
         for tool in current.tools:
             if isinstance(tool, FunctionTool):
-                make_durable(tool)
+                nested = as_tool_agent(tool)
+                if nested is None:
+                    make_durable(tool)
+                else:  # an agent tool: a child workflow running ``nested``
+                    make_agent_tool_durable(tool)
+                    pending.append(nested)
                 TOOLS.add(tool_key(current.name, tool.name), tool)
         for handoff in current.handoffs:
             target = handoff if isinstance(handoff, Agent) else _handoff_agent(handoff)

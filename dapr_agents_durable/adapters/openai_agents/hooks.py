@@ -13,23 +13,15 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dapr_agents_durable.loop import current_execution
-from dapr_agents_durable.loop.errors import DurableLoopError
+from dapr_agents_durable.loop import side_effects_suppressed
 
 _MARK = "_dapr_agents_durable_replay_aware"
-
-
-def _replaying() -> bool:
-    try:
-        return current_execution().is_replaying
-    except DurableLoopError:
-        return False
 
 
 def _guard(callback: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
     @functools.wraps(callback)
     async def call(*args: Any, **kwargs: Any) -> Any:
-        if _replaying():
+        if side_effects_suppressed():
             return None
         return await callback(*args, **kwargs)
 

@@ -3,23 +3,66 @@
 Tools, handoffs and the output schema hold callables and agents; only what a
 model needs of them crosses the activity boundary (names, descriptions, JSON
 schemas), and schema-only stand-ins are rebuilt on the activity side.
+
+A model response is stored as the SDK's ``ModelResponse`` JSON with its output
+items as set by the model client (unset fields left out), its usage without the
+counters and details still at their defaults, and without null top-level fields::
+
+    {"output": [{"type": "function_call", "name": "note", ...}], "usage": {"requests": 1, "input_tokens": 812}}
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any
 
-from agents import Agent, FunctionTool, Handoff, ModelSettings
+from agents import Agent, FunctionTool, Handoff, ModelSettings, Usage
 from agents.agent_output import AgentOutputSchemaBase
 from agents.items import ModelResponse
 from agents.models.interface import ModelTracing
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
 from dapr_agents_durable.runtime.codec import Codec, checked
 
 MODEL_RESPONSE = Codec(TypeAdapter(ModelResponse), what="model response", compact=True)
 _SETTINGS = TypeAdapter(ModelSettings)
+_USAGE = TypeAdapter(Usage)
+
+
+def _null_when_missing() -> frozenset[str]:
+    """``ModelResponse`` fields a missing key stands for as None: default None, or no default and nullable."""
+    hints = typing.get_type_hints(ModelResponse)
+    names = set()
+    for spec in dataclasses.fields(ModelResponse):
+        if spec.default_factory is not dataclasses.MISSING:
+            continue
+        if spec.default is dataclasses.MISSING:
+            try:
+                TypeAdapter(hints[spec.name]).validate_python(None)
+            except ValidationError:
+                continue
+        elif spec.default is not None:
+            continue
+        names.add(spec.name)
+    return frozenset(names)
+
+
+_NULL_WHEN_MISSING = _null_when_missing()
+
+
+def encode_response(response: ModelResponse, *, what: str) -> dict[str, Any]:
+    """A model response as checked JSON (see the module docstring)."""
+    data: dict[str, Any] = MODEL_RESPONSE.encode(response, what=what)  # type: ignore[assignment]
+    data["usage"] = _USAGE.dump_python(response.usage, mode="json", exclude_defaults=True)
+    return {key: value for key, value in data.items() if value is not None or key not in _NULL_WHEN_MISSING}
+
+
+def decode_response(data: dict[str, Any], *, what: str) -> ModelResponse:
+    """The ``ModelResponse`` :func:`encode_response` encoded (full encodings decode too)."""
+    missing = {name: None for name in _NULL_WHEN_MISSING if name not in data}
+    return MODEL_RESPONSE.decode({**data, **missing}, what=what)
 
 
 @dataclass(frozen=True)

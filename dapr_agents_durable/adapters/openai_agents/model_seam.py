@@ -9,28 +9,28 @@ run config's provider), so model objects and clients never leave the worker.
 from __future__ import annotations
 
 import asyncio
-import json
-import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from datetime import timedelta
 from typing import Any
 
 import dapr.ext.workflow as wf
 from agents import Agent, RunConfig
 from agents.items import ModelResponse
+from agents.models._retry_runtime import provider_managed_retries_disabled
 from agents.models.interface import Model
 from agents.run_internal import run_loop, turn_preparation
 from dapr.ext.workflow._durabletask.task import NonRetryableError
 
-from dapr_agents_durable.adapters.openai_agents import model_codec
+from dapr_agents_durable.adapters.openai_agents import model_codec, refs
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, register_graph
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
+from dapr_agents_durable.adapters.openai_agents.options import agent_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
+from dapr_agents_durable.adapters.openai_agents.streaming import response_events
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import DurableLoopError
-from dapr_agents_durable.runtime import get_runtime, idempotency
+from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.registry import registered
-from dapr_agents_durable.runtime.deltas import DeltaCache, DeltaEncoder
 
 MODEL_RETRY_POLICY = wf.RetryPolicy(
     first_retry_interval=timedelta(seconds=1),
@@ -41,13 +41,6 @@ MODEL_RETRY_POLICY = wf.RetryPolicy(
 """Default retries of a failed model call: 429 and 5xx are retried, other 4xx are not."""
 
 _original_get_model = turn_preparation.get_model
-
-
-_ENCODERS: weakref.WeakKeyDictionary[Any, DeltaEncoder] = weakref.WeakKeyDictionary()
-"""Per durable execution: model requests go out as deltas of the run's previous request."""
-
-_EXPANDED = DeltaCache()
-"""Activity side: recent full requests per run, to expand the next delta."""
 
 
 def _on_durable_loop() -> bool:
@@ -92,13 +85,42 @@ class DurableModel(Model):
             prompt,
         )
         execution = current_execution()
-        encoder = _ENCODERS.setdefault(execution, DeltaEncoder())
-        payload = encoder.encode(request)
-        data = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=MODEL_RETRY_POLICY)
-        return model_codec.MODEL_RESPONSE.decode(data, what=f"model response of agent {self.agent_name!r}")
+        # Sent as a delta of the run's previous request, naming earlier results by reference.
+        payload = refs.encoder_for(execution).encode(request)
+        retry_policy = agent_options(self.agent_name).retry_policy or MODEL_RETRY_POLICY
+        data = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=retry_policy)
+        refs.offer_result(execution, MODEL_ACTIVITY, payload, data)
+        return model_codec.decode_response(data, what=f"model response of agent {self.agent_name!r}")
 
-    def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        raise NotImplementedError("durable runs call models without streaming")
+    async def stream_response(
+        self,
+        system_instructions: str | None,
+        input: Any,
+        model_settings: Any,
+        tools: list[Any],
+        output_schema: Any,
+        handoffs: list[Any],
+        tracing: Any,
+        *,
+        previous_response_id: str | None = None,
+        conversation_id: str | None = None,
+        prompt: Any = None,
+    ) -> AsyncIterator[Any]:
+        """The same activity as :meth:`get_response`; its whole response comes as stream events."""
+        response = await self.get_response(
+            system_instructions,
+            input,
+            model_settings,
+            tools,
+            output_schema,
+            handoffs,
+            tracing,
+            previous_response_id=previous_response_id,
+            conversation_id=conversation_id,
+            prompt=prompt,
+        )
+        for event in response_events(response):
+            yield event
 
 
 def durable_get_model(agent: Agent[Any], run_config: RunConfig) -> Model:
@@ -116,32 +138,36 @@ def install() -> None:
     run_loop.get_model = durable_get_model  # type: ignore[attr-defined]
 
 
-def _recorded_requests(run_id: str) -> list[dict[str, Any]]:
-    """The run's earlier model-activity payloads, oldest first, from its history."""
-    return [
-        json.loads(event.taskScheduled.input.value)
-        for event in get_runtime().raw_history(run_id)
-        if event.HasField("taskScheduled") and event.taskScheduled.name == MODEL_ACTIVITY
-    ]
-
-
 async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any]) -> Any:
     """Call the agent's real model with the recorded request; the response is stored in history."""
-    run_id = ctx.workflow_id
-    request = await asyncio.to_thread(_EXPANDED.expand, run_id, payload, lambda: _recorded_requests(run_id))
+    request = await asyncio.to_thread(refs.expand_request, ctx, payload)
     agent = await registered(AGENTS, request["agent"])
     spec = RUNS.get(ctx.workflow_id)
     model = _original_get_model(agent, spec.run_config if spec else RunConfig())
-    with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):
+    # The durable retry policy is the only retry: the OpenAI clients' own retries are off.
+    with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"), provider_managed_retries_disabled(True):
         try:
-            response = await model.get_response(**model_codec.decode_request(agent, request))
+            response = await _within(
+                agent.name, model.get_response(**model_codec.decode_request(agent, request))
+            )
         except Exception as exc:
             if _is_permanent(exc):
                 raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
             # Honour the provider's Retry-After: the durable retry starts after this wait.
             await asyncio.sleep(_retry_after(exc))
             raise
-    return model_codec.MODEL_RESPONSE.encode(response, what=f"model response of agent {agent.name!r}")
+    data = model_codec.encode_response(response, what=f"model response of agent {agent.name!r}")
+    refs.remember_result(ctx, MODEL_ACTIVITY, payload, data)
+    return data
+
+
+async def _within(agent_name: str, call: Awaitable[ModelResponse]) -> ModelResponse:
+    """Await a model call within the agent's per-attempt timeout, if it has one."""
+    timeout = agent_options(agent_name).timeout
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except asyncio.TimeoutError as exc:
+        raise TimeoutError(f"the model of agent {agent_name!r} did not answer within {timeout} s") from exc
 
 
 MAX_RETRY_AFTER_SECONDS = 60.0

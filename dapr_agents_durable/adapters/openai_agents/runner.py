@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -13,24 +14,41 @@ from agents.run_config import DEFAULT_MAX_TURNS
 from agents.run_state import RunState
 from dapr.ext.workflow.workflow_state import WorkflowStatus
 
-from dapr_agents_durable.adapters.openai_agents import approvals, model_seam
+from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, session_seam, streaming
+from dapr_agents_durable.adapters.openai_agents.agent_tool import (
+    agent_tool_workflow,
+    next_nested_run_id,
+    on_durable_loop,
+    run_on_durable_loop,
+)
 from dapr_agents_durable.adapters.openai_agents.graph import register_graph
 from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
+from dapr_agents_durable.adapters.openai_agents.mcp_seam import mcp_activity
 from dapr_agents_durable.adapters.openai_agents.model_seam import model_activity
-from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.openai_agents.names import (
+    AGENT_TOOL_WORKFLOW,
+    MCP_ACTIVITY,
+    MODEL_ACTIVITY,
+    SESSION_ACTIVITY,
+    TOOL_ACTIVITY,
+    WORKFLOW,
+)
 from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
 from dapr_agents_durable.runtime import APPROVAL_EVENT, DurableRuntime, RunFailed, get_runtime
-from dapr_agents_durable.runtime.durable_runtime import TERMINAL
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.durable_runtime import TERMINAL
 
 
 def _ensure_registered(runtime: DurableRuntime) -> None:
     model_seam.install()
     runtime.register_workflow(WORKFLOW, run_workflow)
+    runtime.register_workflow(AGENT_TOOL_WORKFLOW, agent_tool_workflow)
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
     runtime.register_activity(TOOL_ACTIVITY, tool_activity)
+    runtime.register_activity(SESSION_ACTIVITY, session_seam.session_activity)
+    runtime.register_activity(MCP_ACTIVITY, mcp_activity)
 
 
 class Runner:
@@ -73,46 +91,154 @@ class Runner:
         same ``run_id`` to continue it. ``approval_timeout`` (seconds or a timedelta)
         rejects calls still undecided after that long.
         """
-        if not isinstance(starting_agent, Agent):
-            raise TypeError(f"starting_agent must be an agents.Agent, got {type(starting_agent).__name__}")
-        if run_id is not None and (not isinstance(run_id, str) or not run_id):
-            raise ValueError("run_id must be a non-empty string (or None for a new run)")
-        if isinstance(input, RunState) and run_id is None:
-            raise ValueError(
-                "resuming from a RunState needs the durable run's id: "
-                "Runner.run(agent, result.to_state(), run_id=<the run_id of the interrupted run>)"
+        if on_durable_loop():  # called inside a durable run (a guardrail running an agent): inline there
+            return await run_on_durable_loop(
+                starting_agent, input, context=context, max_turns=max_turns, hooks=hooks, run_config=run_config,
+                error_handlers=error_handlers, previous_response_id=previous_response_id,
+                auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
             )
-        timeout = _seconds(approval_timeout)
-        runtime = get_runtime()
-        _ensure_registered(runtime)
-        register_graph(starting_agent)
-        run_id = run_id or uuid.uuid4().hex
-        make_replay_aware(hooks)
-        if isinstance(input, RunState):
-            context = input._context.context if input._context is not None else context
-        RUNS[run_id] = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
-        request = checked(
-            {
-                "agent": starting_agent.name,
-                **_input_fields(input),
-                "max_turns": max_turns,
-                "previous_response_id": previous_response_id,
-                "auto_previous_response_id": auto_previous_response_id,
-                "conversation_id": conversation_id,
-                "approval_timeout": timeout,
-            },
-            what=f"input of agent {starting_agent.name!r}",
+        if run_id is None and not isinstance(input, RunState):
+            run_id = next_nested_run_id()  # inside a tool activity: derived from the tool call
+        prepared = _prepare(
+            starting_agent, input, context=context, max_turns=max_turns, hooks=hooks, run_config=run_config,
+            error_handlers=error_handlers, previous_response_id=previous_response_id,
+            auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
+            run_id=run_id, approval_timeout=approval_timeout,
         )
+        runtime, run_id, request = prepared.runtime, prepared.run_id, prepared.request
+        RUNS[run_id] = prepared.spec
         decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
+        session_seam.register(run_id, session)
         try:
             return await asyncio.to_thread(_run_to_rest, runtime, request, run_id, decisions)
         finally:
             RUNS.pop(run_id, None)
+            session_seam.unregister(run_id)
 
     @classmethod
     def run_sync(cls, starting_agent: Agent[Any], input: str | list[Any] | RunState[Any], **kwargs: Any) -> RunResult:
         """:meth:`run` for synchronous code (not from inside a running event loop)."""
         return asyncio.run(cls.run(starting_agent, input, **kwargs))
+
+    @classmethod
+    def run_streamed(
+        cls,
+        starting_agent: Agent[Any],
+        input: str | list[Any] | RunState[Any],
+        context: Any = None,
+        max_turns: int | None = DEFAULT_MAX_TURNS,
+        hooks: RunHooks[Any] | None = None,
+        run_config: RunConfig | dict[str, Any] | None = None,
+        previous_response_id: str | None = None,
+        auto_previous_response_id: bool = False,
+        conversation_id: str | None = None,
+        session: Session | None = None,
+        *,
+        error_handlers: RunErrorHandlers[Any] | None = None,
+        run_id: str | None = None,
+    ) -> streaming.DurableRunResultStreaming:
+        """Run ``starting_agent`` durably in streaming mode, like ``agents.Runner.run_streamed``.
+
+        Returns at once (call it with an event loop running) the SDK's ``RunResultStreaming``
+        (with ``run_id``); its ``stream_events()`` yields the SDK's own events and raises the
+        SDK's exceptions (guardrail tripwires, ``MaxTurnsExceeded``). Once the stream is
+        exhausted the result holds the final attributes, as ``Runner.run``'s does.
+
+        Granularity: a model response arrives whole (one ``openai_agents.model`` activity),
+        as one ``response.output_text.delta`` per text part, one ``response.output_item.done``
+        per output item and one ``response.completed``; run item events (tool calls, tool
+        outputs, handoffs, messages) and agent updates come as the SDK emits them.
+
+        ``run_id`` as for :meth:`run`: a run still going is attached to and streams the steps
+        it executes from then on (steps done before a crash are not re-sent); a finished run
+        streams its recorded events again, rebuilt from its history without any model call.
+
+        Example::
+
+            result = Runner.run_streamed(agent, "Plan my trip", run_id="trip-7")
+            async for event in result.stream_events():
+                if event.type == "run_item_stream_event":
+                    print(event.name)
+            print(result.final_output)
+        """
+        if isinstance(input, RunState):
+            raise NotImplementedError("resuming from a RunState is not supported by durable streamed runs")
+        prepared = _prepare(
+            starting_agent, input, context=context, max_turns=max_turns, hooks=hooks,
+            run_config=RunConfig(**run_config) if isinstance(run_config, dict) else run_config,
+            error_handlers=error_handlers, previous_response_id=previous_response_id,
+            auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
+            run_id=run_id, stream=True,
+        )
+        return streaming.run_streamed(
+            starting_agent, input, context, max_turns, prepared.runtime, prepared.run_id, prepared.request,
+            prepared.spec, outcome=_outcome,
+        )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """A checked run request, ready to start: the runtime, the run id, the workflow input, the spec."""
+
+    runtime: DurableRuntime
+    run_id: str
+    request: dict[str, Any]
+    spec: RunSpec
+
+
+def _prepare(
+    starting_agent: Agent[Any],
+    input: str | list[Any] | RunState[Any],
+    *,
+    context: Any,
+    max_turns: int | None,
+    hooks: RunHooks[Any] | None,
+    run_config: RunConfig | None,
+    error_handlers: RunErrorHandlers[Any] | None,
+    previous_response_id: str | None,
+    auto_previous_response_id: bool,
+    conversation_id: str | None,
+    session: Session | None,
+    run_id: str | None,
+    approval_timeout: float | timedelta | None = None,
+    stream: bool = False,
+) -> _Prepared:
+    """Validate the arguments, register the agent graph and build the workflow input."""
+    if not isinstance(starting_agent, Agent):
+        raise TypeError(f"starting_agent must be an agents.Agent, got {type(starting_agent).__name__}")
+    if run_id is not None and (not isinstance(run_id, str) or not run_id):
+        raise ValueError("run_id must be a non-empty string (or None for a new run)")
+    if run_id is None and not isinstance(input, RunState):
+        run_id = next_nested_run_id()  # inside a tool activity: derived from the tool call
+    if isinstance(input, RunState) and run_id is None:
+        raise ValueError(
+            "resuming from a RunState needs the durable run's id: "
+            "Runner.run(agent, result.to_state(), run_id=<the run_id of the interrupted run>)"
+        )
+    timeout = _seconds(approval_timeout)
+    runtime = get_runtime()
+    _ensure_registered(runtime)
+    register_graph(starting_agent)
+    run_id = run_id or uuid.uuid4().hex
+    make_replay_aware(hooks)
+    if isinstance(input, RunState) and input._context is not None:
+        context = input._context.context
+    request = checked(
+        {
+            "agent": starting_agent.name,
+            **_input_fields(input),
+            "max_turns": max_turns,
+            "previous_response_id": previous_response_id,
+            "auto_previous_response_id": auto_previous_response_id,
+            "conversation_id": conversation_id,
+            "approval_timeout": timeout,
+            "session": session_seam.describe(session),
+            **({"stream": True} if stream else {}),
+        },
+        what=f"input of agent {starting_agent.name!r}",
+    )
+    spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
+    return _Prepared(runtime, run_id, request, spec)
 
 
 def _input_fields(input: str | list[Any] | RunState[Any]) -> dict[str, Any]:

@@ -12,17 +12,19 @@ import builtins
 from typing import Any
 
 import dapr.ext.workflow as wf
-from agents import FunctionTool, RunConfig
+from agents import FunctionTool, MaxTurnsExceeded, ModelBehaviorError, RunConfig, UserError
 from agents.tool_context import ToolContext
 from agents.usage import Usage
 from pydantic import TypeAdapter
 
+from dapr_agents_durable.adapters.openai_agents import refs
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, TOOLS, tool_key
 from dapr_agents_durable.adapters.openai_agents.names import TOOL_ACTIVITY
+from dapr_agents_durable.adapters.openai_agents.options import tool_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
 from dapr_agents_durable.loop import current_execution
-from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError
+from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.registry import registered
 
@@ -33,13 +35,17 @@ class DurableToolInvoker:
     """The ``on_invoke_tool`` of a durable function tool."""
 
     def __init__(self, tool: FunctionTool, original: Any) -> None:
+        self.tool = tool
         self.tool_name = tool.name
         self.original = original
 
     async def __call__(self, context: ToolContext[Any], arguments: str) -> Any:
+        options = tool_options(self.tool)
         try:
             execution = current_execution()
         except DurableLoopError:
+            return await self.original(context, arguments)
+        if not options.activity:  # a pure function: runs in the workflow, again on every replay
             return await self.original(context, arguments)
         agent = getattr(context, "agent", None)
         request = {
@@ -49,9 +55,10 @@ class DurableToolInvoker:
             "arguments": arguments,
         }
         try:
-            result = await execution.call_activity(TOOL_ACTIVITY, request)
+            result = await execution.call_activity(TOOL_ACTIVITY, request, retry_policy=options.retry_policy)
         except ActivityError as err:
             raise _as_raised(err) from err
+        refs.offer_result(execution, TOOL_ACTIVITY, request, result)
         if result.get("usage"):
             context.usage.add(_USAGE.validate_python(result["usage"]))
         return decode_output(result["output"])
@@ -81,14 +88,19 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
         agent=agent,
         run_config=spec.run_config if spec else RunConfig(),
     )
-    with idempotency.step_key(ctx.workflow_id, request["call_id"]):
+    from dapr_agents_durable.adapters.openai_agents.agent_tool import nested_runs
+
+    # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
+    with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
         output = await original(tool_context, request["arguments"])
     what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
-    return {
+    result = {
         "output": encode_output(output, what=what),
         # Usage of nested runs (an agent used as a tool) counts toward the calling run.
         "usage": _USAGE.dump_python(usage, mode="json") if usage.requests else None,
     }
+    refs.remember_result(ctx, TOOL_ACTIVITY, request, result)
+    return result
 
 
 class ToolFailed(Exception):
@@ -99,9 +111,16 @@ class ToolFailed(Exception):
         self.error_type = error_type
 
 
-def _as_raised(err: ActivityError) -> Exception:
-    """The exception the tool raised, as close as it can be rebuilt (same type for built-ins)."""
-    kind = getattr(builtins, err.error_type, None)
+_SDK_ERRORS: dict[str, type[Exception]] = {
+    kind.__name__: kind for kind in (MaxTurnsExceeded, ModelBehaviorError, UserError)
+}
+"""The SDK's exceptions that are rebuilt from their message (its others carry objects)."""
+
+
+def _as_raised(err: DurableTaskError) -> Exception:
+    """The exception the tool raised, as close as it can be rebuilt (same type for built-ins and
+    the SDK's message-only errors, which the SDK lets end the run unwrapped)."""
+    kind = _SDK_ERRORS.get(err.error_type) or getattr(builtins, err.error_type, None)
     if isinstance(kind, type) and issubclass(kind, Exception):
         try:
             return kind(err.error_message)

@@ -11,9 +11,11 @@ import agents
 import dapr.ext.workflow as wf
 from agents.run_state import RunState
 
-from dapr_agents_durable.adapters.openai_agents import approvals
+from dapr_agents_durable.adapters.openai_agents import approvals, streaming
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
+from dapr_agents_durable.adapters.openai_agents.session_seam import durable_session
 from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
+from dapr_agents_durable.adapters.openai_agents.tracing import tracing_enabled
 from dapr_agents_durable.loop import current_execution, drive
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.codec import checked
@@ -26,12 +28,15 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
         yield get_runtime().park(ctx, AGENTS, request["agent"])
     spec = RUNS.get(ctx.instance_id) or RunSpec()
     run_config = spec.run_config
-    if not run_config.tracing_disabled:
+    if not run_config.tracing_disabled and not tracing_enabled():
         run_config = dataclasses.replace(run_config, tracing_disabled=True)
 
     async def run(input: Any, **first: Any) -> agents.RunResult:
-        return await agents.Runner.run(
-            agent, input, hooks=spec.hooks, run_config=run_config, error_handlers=spec.error_handlers, **first
+        # A streamed run (``Runner.run_streamed``) runs the SDK's run_streamed, publishing its events.
+        runner = streaming.streamed_run if request.get("stream") else agents.Runner.run
+        return await runner(
+            agent, input, hooks=spec.hooks, run_config=run_config, error_handlers=spec.error_handlers,
+            session=durable_session(request.get("session")), **first
         )
 
     async def main() -> agents.RunResult:

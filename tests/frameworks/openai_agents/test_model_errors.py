@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from agents import Agent, OpenAIChatCompletionsModel
+from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner
+from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.testing import ScriptedModelServer, http_error, text
 
 pytestmark = pytest.mark.anyio
@@ -34,3 +36,16 @@ async def test_bad_request_is_not_retried() -> None:
             await Runner.run(_agent("errors-400", server), "hi", run_id="errors-400")
         assert server.request_count == 1
     assert "bad tool schema" in str(info.value) or "400" in str(info.value)
+
+
+async def test_the_clients_own_retries_are_off_so_each_attempt_is_one_request() -> None:
+    with ScriptedModelServer([http_error(500), http_error(500), text("fine")]) as server:
+        client = AsyncOpenAI(base_url=server.base_url, api_key="sk-test", max_retries=5)
+        agent = Agent(name="errors-client-retries", instructions="Answer.",
+                      model=OpenAIChatCompletionsModel(model="m", openai_client=client))
+        result = await Runner.run(agent, "hi", run_id="errors-client-retries")
+        assert server.request_count == 3
+    assert result.final_output == "fine"
+    failed = [e for e in get_runtime().history("errors-client-retries")
+              if e.event_type == WorkflowHistoryEventType.TASK_FAILED]
+    assert len(failed) == 2  # each failed request was a failed durable attempt, not a hidden client retry

@@ -1,0 +1,112 @@
+"""Per-agent and per-tool durability options.
+
+``durable_options(agent, ...)`` sets how an agent's model calls run as activities
+(retry policy, timeout per attempt); ``durable_options(tool, ...)`` sets a function
+tool's retry policy, or, with ``activity=False``, runs a pure, deterministic tool
+inside the workflow instead of as an activity (it then runs again on replay, so it
+must not do I/O or read the clock). Options are process configuration, like the
+agents themselves: set them where the agents are defined.
+
+Example::
+
+    from dapr.ext.workflow import RetryPolicy
+    from dapr_agents_durable.adapters.openai_agents import durable_options
+
+    durable_options(triage, retry_policy=RetryPolicy(first_retry_interval=timedelta(seconds=2),
+                                                     max_number_of_attempts=3), timeout=30)
+    durable_options(add_numbers, activity=False)
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+import dapr.ext.workflow as wf
+from agents import Agent, FunctionTool
+
+_OPTIONS_ATTR = "_dapr_agents_durable_options"
+
+T = TypeVar("T", Agent[Any], FunctionTool)
+
+
+@dataclass(frozen=True)
+class AgentOptions:
+    """How an agent's model calls run: ``None`` keeps the adapter's default."""
+
+    retry_policy: wf.RetryPolicy | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class ToolOptions:
+    """How a function tool's calls run."""
+
+    activity: bool = True
+    retry_policy: wf.RetryPolicy | None = None
+
+
+_lock = threading.Lock()
+_agents: dict[str, AgentOptions] = {}
+
+
+@overload
+def durable_options(
+    target: Agent[Any], *, retry_policy: wf.RetryPolicy | None = None, timeout: float | timedelta | None = None
+) -> Agent[Any]: ...
+
+
+@overload
+def durable_options(
+    target: FunctionTool, *, retry_policy: wf.RetryPolicy | None = None, activity: bool = True
+) -> FunctionTool: ...
+
+
+def durable_options(
+    target: Any,
+    *,
+    retry_policy: wf.RetryPolicy | None = None,
+    timeout: float | timedelta | None = None,
+    activity: bool = True,
+) -> Any:
+    """Set the durability options of an agent (its model calls) or a function tool; returns it."""
+    if retry_policy is not None and not isinstance(retry_policy, wf.RetryPolicy):
+        raise TypeError(f"retry_policy must be a dapr.ext.workflow.RetryPolicy, got {type(retry_policy).__name__}")
+    if isinstance(target, Agent):
+        if not activity:
+            raise ValueError("activity=False applies to function tools; an agent's model calls are always activities")
+        with _lock:
+            _agents[target.name] = AgentOptions(retry_policy, _seconds(timeout))
+        return target
+    if isinstance(target, FunctionTool):
+        if timeout is not None:
+            raise ValueError(
+                f"tool {target.name!r}: set a function tool's timeout with the SDK's own "
+                "@function_tool(timeout=...) (it runs on durable timers)"
+            )
+        setattr(target, _OPTIONS_ATTR, ToolOptions(bool(activity), retry_policy))
+        return target
+    raise TypeError(f"durable_options takes an agents.Agent or a FunctionTool, got {type(target).__name__}")
+
+
+def agent_options(agent_name: str) -> AgentOptions:
+    """The options set for the agent named ``agent_name`` (defaults if none)."""
+    with _lock:
+        return _agents.get(agent_name, AgentOptions())
+
+
+def tool_options(tool: FunctionTool) -> ToolOptions:
+    """The options set for ``tool`` (defaults if none)."""
+    options = getattr(tool, _OPTIONS_ATTR, None)
+    return options if isinstance(options, ToolOptions) else ToolOptions()
+
+
+def _seconds(timeout: float | timedelta | None) -> float | None:
+    if timeout is None:
+        return None
+    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds or a timedelta, got {timeout!r}")
+    return float(seconds)
