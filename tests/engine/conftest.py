@@ -9,26 +9,6 @@ from __future__ import annotations
 import pytest
 from engine_harness import GATES, AppFactory
 
-_LEAKY_ENV = (
-    "DAPR_GRPC_ENDPOINT",
-    "DAPR_API_TOKEN",
-    "DAPR_API_TIMEOUT_SECONDS",
-    "DAPR_GRPC_MAX_INBOUND_MESSAGE_SIZE_BYTES",
-    "DAPR_RUNTIME_HOST",
-    "DAPR_GRPC_PORT",
-)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _clean_dapr_env():
-    """Keep a developer's Dapr settings out of the suite: everything connects explicitly."""
-    patch = pytest.MonkeyPatch()
-    for name in _LEAKY_ENV:
-        patch.delenv(name, raising=False)
-    yield
-    patch.undo()
-
-
 @pytest.fixture(autouse=True)
 def _open_gates_after_test():
     """A failed test must not leave worker threads parked at a gate."""

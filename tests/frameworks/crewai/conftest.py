@@ -22,14 +22,6 @@ os.environ.update(
     CREWAI_STORAGE_DIR=os.path.join(_HOME, "storage"),
     HOME=_HOME,
 )
-for _name in (
-    "DAPR_GRPC_ENDPOINT",
-    "DAPR_GRPC_PORT",
-    "DAPR_API_TOKEN",
-    "DAPR_AGENTS_DURABLE_DB",
-    "DAPR_RUNTIME_HOST",
-):
-    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session", autouse=True)

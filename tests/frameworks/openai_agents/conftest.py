@@ -10,8 +10,6 @@ from dapr_agents_durable.runtime import get_runtime
 
 @pytest.fixture(scope="session", autouse=True)
 def durable_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    for name in ("DAPR_GRPC_ENDPOINT", "DAPR_GRPC_PORT", "DAPR_API_TOKEN"):
-        os.environ.pop(name, None)
     os.environ["DAPR_AGENTS_DURABLE_DB"] = str(tmp_path_factory.mktemp("engine") / "engine.db")
     os.environ["OPENAI_AGENTS_DISABLE_TRACING"] = "1"
     yield

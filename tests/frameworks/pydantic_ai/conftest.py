@@ -14,16 +14,7 @@ models.ALLOW_MODEL_REQUESTS = False
 
 
 @pytest.fixture
-def runtime(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[DurableRuntime]:
-    for name in (
-        "DAPR_GRPC_ENDPOINT",
-        "DAPR_GRPC_PORT",
-        "DAPR_API_TOKEN",
-        "DAPR_AGENTS_DURABLE_DB",
-    ):
-        monkeypatch.delenv(name, raising=False)
+def runtime(tmp_path: Path) -> Iterator[DurableRuntime]:
     durable = DurableRuntime(db_path=str(tmp_path / "engine.db"))
     yield durable
     durable.stop()
