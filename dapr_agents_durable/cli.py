@@ -3,12 +3,15 @@
 Example::
 
     dapr-agents-durable engine --host 127.0.0.1 --port 50001 --db ./engine.db
+    dapr-agents-durable approvals list refund-7
+    dapr-agents-durable approvals approve refund-7 call_8x2
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -93,11 +96,65 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.workdir)
 
 
+def _approvals_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "approvals",
+        help="list, approve or reject the tool calls a durable run waits for",
+        description="Answer a durable run's pending tool approvals by run id and call id. Connects to the "
+        "Dapr sidecar of DAPR_GRPC_ENDPOINT/DAPR_GRPC_PORT, else to the engine an app runs on --db, else "
+        "opens --db itself (the run continues when its app runs again).",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=None, help="the embedded engine's database (default "
+                        "$DAPR_AGENTS_DURABLE_DB or ./.dapr-agents-durable/engine.db)")
+    actions = p.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", parents=[common], help="the calls a run waits for, one JSON object per line")
+    listing.add_argument("run_id")
+    for name, help_text in (("approve", "approve a pending call"), ("reject", "reject a pending call")):
+        action = actions.add_parser(name, parents=[common], help=help_text)
+        action.add_argument("run_id")
+        action.add_argument("call_id")
+        action.add_argument("--always", action="store_true", help="also decide the tool's later calls in this run")
+        if name == "reject":
+            action.add_argument("--message", default=None, help="what the model is told instead of the output")
+    p.set_defaults(run=_run_approvals)
+
+
+def _run_approvals(args: argparse.Namespace) -> int:
+    import json
+
+    from dapr_agents_durable.engine.lock import engine_address
+    from dapr_agents_durable.runtime import DurableRuntime
+    from dapr_agents_durable.runtime.settings import SIDECAR_ENV, resolve_target
+
+    if not any(os.environ.get(name) for name in SIDECAR_ENV):
+        target = resolve_target(args.db)
+        address = engine_address(target.db_path)  # type: ignore[union-attr]
+        if address is not None:
+            os.environ["DAPR_GRPC_ENDPOINT"] = address
+    runtime = DurableRuntime(db_path=args.db)
+    try:
+        if args.action == "list":
+            for call in runtime.pending_approvals(args.run_id):
+                print(json.dumps(call.to_json()))
+        elif args.action == "approve":
+            runtime.approve(args.run_id, args.call_id, always=args.always)
+        else:
+            runtime.reject(args.run_id, args.call_id, message=args.message, always=args.always)
+    except (LookupError, ValueError, EngineAlreadyRunning) as exc:
+        print(f"dapr-agents-durable approvals: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        runtime.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dapr-agents-durable", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _engine_parser(sub)
     _demo_parser(sub)
+    _approvals_parser(sub)
     return parser
 
 

@@ -72,6 +72,8 @@ class EmbeddedEngine:
             )
             self._housekeeping.start()
             self._check_hello()
+            host = "127.0.0.1" if self.config.host in ("0.0.0.0", "::", "") else self.config.host
+            self._lock.advertise(f"{host}:{self.port}")
         except BaseException:
             self.stop()
             raise

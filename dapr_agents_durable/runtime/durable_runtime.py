@@ -92,7 +92,10 @@ class DurableRuntime:
             table[name] = fn
             if self._worker is not None:
                 log.info("new durable name %r after start: restarting the workflow worker", name)
-                self._restart_worker()
+                self._worker.shutdown()
+                self._start_worker()
+            elif self._client is not None:
+                self._start_worker()
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -102,6 +105,11 @@ class DurableRuntime:
         return self._target
 
     @property
+    def serves_work(self) -> bool:
+        """Whether this process runs a workflow worker (it does once something is registered)."""
+        return self._worker is not None
+
+    @property
     def client(self) -> wf.DaprWorkflowClient:
         """The Dapr workflow client (starts the runtime if needed)."""
         self.start()
@@ -109,9 +117,14 @@ class DurableRuntime:
         return self._client
 
     def start(self) -> None:
-        """Connect (or start the embedded engine) and start the worker; later calls do nothing."""
+        """Connect (or start the embedded engine); later calls do nothing.
+
+        The workflow worker starts with the first registered name: a process that only
+        uses the client (approving a call, reading a run's state) takes no work items,
+        which a worker without the app's workflows would fail.
+        """
         with self._lock:
-            if self._worker is not None:
+            if self._client is not None:
                 return
             target = resolve_target(self._db_path)
             host: str | None = None
@@ -129,7 +142,8 @@ class DurableRuntime:
             self._target = target
             self._host, self._port = host, port
             self._client = wf.DaprWorkflowClient(host=host, port=port)
-            self._start_worker()
+            if self._workflows or self._activities:
+                self._start_worker()
             _at_interpreter_exit(self.stop)
 
     def _start_worker(self) -> None:
@@ -140,11 +154,6 @@ class DurableRuntime:
             worker.register_activity(_named(fn), name=name)
         worker.start()
         self._worker = worker
-
-    def _restart_worker(self) -> None:
-        assert self._worker is not None
-        self._worker.shutdown()
-        self._start_worker()
 
     def stop(self) -> None:
         """Stop the worker and the embedded engine (also run at interpreter exit)."""

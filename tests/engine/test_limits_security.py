@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import dapr.ext.workflow._durabletask.internal.protos as pb
@@ -22,6 +23,7 @@ from engine_harness import (
 from google.protobuf import empty_pb2
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineAlreadyRunning
+from dapr_agents_durable.engine.lock import engine_address
 
 SMALL_LIMIT = 128 * 1024
 PAYLOAD_SIZE_EXCEEDED = 2
@@ -213,8 +215,19 @@ def test_second_engine_on_the_same_database_is_refused(factory):
     with pytest.raises(EngineAlreadyRunning) as info:
         second.start()
     assert db_path in str(info.value)
+    assert f"pid {os.getpid()}" in str(info.value)
     channel = raw_channel(first.port)
     try:
         raw_stub(channel).Hello(empty_pb2.Empty(), timeout=10)
     finally:
         channel.close()
+
+
+def test_the_engine_serving_a_database_can_be_found_from_its_lock(factory, tmp_path):
+    """Tools (the approvals command) reach the engine an app started, through ``<db>.lock``."""
+    assert engine_address(str(tmp_path / "none.db")) is None
+    db_path = factory.db_path()
+    engine = factory.engine(db_path=db_path)
+    assert engine_address(db_path) == f"127.0.0.1:{engine.port}"
+    engine.stop()
+    assert engine_address(db_path) is None  # the file stays, but nobody holds it

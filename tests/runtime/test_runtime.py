@@ -158,3 +158,21 @@ def test_wait_until_returns_when_the_run_waits_and_approve_delivers_the_decision
         runtime.register_workflow("t.forever", lambda ctx, _: (yield ctx.wait_for_external_event("never")))
         runtime.start_or_attach("t.forever", None, run_id="forever")
         runtime.wait_until("forever", lambda s: False, timeout=0.2)
+
+
+def test_a_client_only_runtime_takes_no_work_items(runtime: DurableRuntime, monkeypatch) -> None:
+    runtime.register_workflow("t.approval", _approval_workflow)
+    runtime.start_or_attach("t.approval", None, run_id="client-only")
+    runtime.wait_until("client-only", lambda s: bool(decode_status(s.serialized_custom_status)), timeout=30)
+    assert runtime._engine is not None
+    monkeypatch.setenv("DAPR_GRPC_PORT", str(runtime._engine.port))
+    other = DurableRuntime()
+    try:
+        assert [p.call_id for p in other.pending_approvals("client-only")] == ["c1"]
+        assert not other.serves_work  # a worker without the app's workflows would fail its work items
+        other.approve("client-only", "c1")
+        assert json.loads(runtime.wait("client-only", timeout=30).serialized_output)["approved"] is True
+        other.register_activity("t.noop", lambda ctx, x: x)
+        assert other.serves_work
+    finally:
+        other.stop()

@@ -253,3 +253,38 @@ def test_a_run_waiting_for_approval_survives_kill_9_and_the_approved_call_runs_o
     assert [t["amount"] for t in tools] == [120]
     for path in tmp_path.glob("engine.db*"):
         assert API_KEY.encode() not in path.read_bytes(), f"API key found in {path.name}"
+
+
+def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = embedded_app_env(db, {"PYTHONPATH": os.pathsep.join(sys.path)})
+    return subprocess.run([sys.executable, "-m", "dapr_agents_durable", "approvals", *args, "--db", str(db)],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_answers_a_run_whether_its_app_runs_or_not(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    with ScriptedModelServer(rule=_pay) as server:
+        asking = _app(server, tmp_path, "ask")
+        assert asking.stdout is not None
+        pending = json.loads(asking.stdout.readline())["pending"]
+
+        listed = _cli("list", "pay-1", db=db)  # reaches the engine the running app started
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        assert [json.loads(line)["call_id"] for line in listed.stdout.splitlines()] == pending
+        asking.send_signal(signal.SIGKILL)
+        asking.wait(timeout=30)
+
+        wrong = _cli("approve", "pay-1", "call-nope", db=db)  # no app now: the CLI opens the database
+        assert wrong.returncode == 2
+        assert "not waiting for a decision on tool call 'call-nope'" in wrong.stderr
+        approved = _cli("approve", "pay-1", pending[0], db=db)
+        assert approved.returncode == 0, approved.stderr[-2000:]
+
+        resumed = _app(server, tmp_path, "approve")
+        out, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err[-3000:]
+        assert json.loads(out.strip().splitlines()[-1]) == {"final_output": "done: wired 120", "pending": 0}
+        assert server.request_count == 2
+
+    tools = [json.loads(line) for line in (tmp_path / "tools.jsonl").read_text().splitlines()]
+    assert [t["amount"] for t in tools] == [120]
