@@ -45,6 +45,13 @@ for _extra, _directory in (
         _framework_session(_extra, _directory)
 
 
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy over the package, with the adapters' frameworks installed (their real types)."""
+    session.install("-e", ".[openai-agents]", "mypy==2.4.1")
+    session.run("mypy", "dapr_agents_durable")
+
+
 @nox.session(name="sdk-1.18", python=PYTHON)
 def sdk_118(session: nox.Session) -> None:
     """The engine under the older workflow protocol of dapr-ext-workflow 1.18.3."""

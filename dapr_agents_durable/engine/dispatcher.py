@@ -162,24 +162,24 @@ class Dispatcher:
 
     def _expire_leases(self, now: float) -> bool:
         expired = False
-        for lease in [t for t in self._turns.values() if t.deadline is not None and t.deadline <= now]:
-            log.warning("turn of instance %s unanswered past its lease; re-dispatching", lease.instance_id)
-            self._release_turn(lease, requeue=True)
+        for turn in [t for t in self._turns.values() if t.deadline is not None and t.deadline <= now]:
+            log.warning("turn of instance %s unanswered past its lease; re-dispatching", turn.instance_id)
+            self._release_turn(turn, requeue=True)
             expired = True
-        for lease in [a for a in self._activities.values() if a.deadline is not None and a.deadline <= now]:
-            if lease.activity_id in self._ready_activities:
+        for activity in [a for a in self._activities.values() if a.deadline is not None and a.deadline <= now]:
+            if activity.activity_id in self._ready_activities:
                 continue
             log.warning(
                 "activity task %s of instance %s unanswered past its lease; re-dispatching",
-                lease.activity_id,
-                lease.instance_id,
+                activity.activity_id,
+                activity.instance_id,
             )
-            if lease.stream is not None:
-                lease.stream.activities.discard(lease.activity_id)
-                lease.avoid = lease.stream
-                lease.stream = None
-            lease.deadline = None
-            self._ready_activities[lease.activity_id] = None
+            if activity.stream is not None:
+                activity.stream.activities.discard(activity.activity_id)
+                activity.avoid = activity.stream
+                activity.stream = None
+            activity.deadline = None
+            self._ready_activities[activity.activity_id] = None
             expired = True
         return expired
 
@@ -210,20 +210,20 @@ class Dispatcher:
             stream.closed = True
             self._streams.pop(stream.id, None)
             for instance_id in list(stream.turns):
-                lease = self._turns.get(instance_id)
-                if lease is not None:
-                    self._release_turn(lease, requeue=True)
+                turn = self._turns.get(instance_id)
+                if turn is not None:
+                    self._release_turn(turn, requeue=True)
             now = time.time()
             for activity_id in list(stream.activities):
-                lease = self._activities.get(activity_id)
-                if lease is None:
+                activity = self._activities.get(activity_id)
+                if activity is None:
                     continue
-                lease.stream = None
+                activity.stream = None
                 if self.config.activity_orphan_grace <= 0:
-                    lease.deadline = None
+                    activity.deadline = None
                     self._ready_activities[activity_id] = None
                 else:
-                    lease.deadline = now + self.config.activity_orphan_grace
+                    activity.deadline = now + self.config.activity_orphan_grace
             stream.activities.clear()
             self.work.notify_all()
         self._tick.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from google.protobuf import timestamp_pb2, wrappers_pb2
 
@@ -27,7 +28,7 @@ def string_value(value: str | None) -> wrappers_pb2.StringValue | None:
     return None if value is None else wrappers_pb2.StringValue(value=value)
 
 
-def new_event(at: float | None = None, event_id: int = -1, **payload: object) -> HistoryEvent:
+def new_event(at: float | None = None, event_id: int = -1, **payload: Any) -> HistoryEvent:
     """A ``HistoryEvent`` with one payload field set, e.g. ``new_event(eventRaised=...)``."""
     return HistoryEvent(eventId=event_id, timestamp=timestamp(at), **payload)
 

@@ -6,6 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import cast
 
 import grpc
 from google.protobuf import empty_pb2
@@ -188,7 +189,7 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         state = pb.orchestration.WorkflowState(
             instanceId=inst.instance_id,
             name=inst.name,
-            workflowStatus=inst.status,
+            workflowStatus=cast("pb.orchestration.OrchestrationStatus.ValueType", inst.status),
             createdTimestamp=timestamp(inst.created_at),
             lastUpdatedTimestamp=timestamp(inst.last_updated_at),
             executionId=string_value(inst.execution_id),

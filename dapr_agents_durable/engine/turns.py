@@ -342,7 +342,10 @@ class Lifecycle:
             self.effects.activities.append(activity_id)
 
     def _propagated_history(
-        self, inst: InstanceRow, scope: int, pending: list[HistoryEvent]
+        self,
+        inst: InstanceRow,
+        scope: pb.orchestration.HistoryPropagationScope.ValueType,
+        pending: list[HistoryEvent],
     ) -> pb.events.PropagatedHistory:
         history = pb.events.PropagatedHistory(scope=scope)
         if scope == pb.orchestration.HISTORY_PROPAGATION_SCOPE_LINEAGE and inst.incoming_history:
@@ -522,7 +525,7 @@ class Lifecycle:
             self.deliver(inst.instance_id, event)
         self.effects.changed.add(inst.instance_id)
 
-    def stall(self, inst: InstanceRow, reason: int, description: str) -> None:
+    def stall(self, inst: InstanceRow, reason: pb.orchestration.StalledReason.ValueType, description: str) -> None:
         """Hold the instance (its inbox stays) until a new worker or engine restart retries it."""
         stalled = pb.events.ExecutionStalledEvent(reason=reason, description=description)
         blob = stalled.SerializeToString()

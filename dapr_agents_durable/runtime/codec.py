@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 JSONValue = None | bool | int | float | str | list[Any] | dict[str, Any]
 
@@ -78,7 +79,7 @@ def _check_plain(value: Any, what: str, path: str = "$") -> None:
     )
 
 
-def checked(value: Any, *, what: str, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> JSONValue:
+def checked(value: V, *, what: str, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES) -> V:
     """``value`` if it is plain JSON within ``max_bytes`` and free of known secrets, else :class:`CodecError`."""
     _check_plain(value, what)
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -94,7 +95,7 @@ def checked(value: Any, *, what: str, max_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
                 f"{what}: contains the value of a secret environment variable; secrets must stay in "
                 "the worker (read them from the environment inside the activity) and never be persisted"
             )
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 class Codec(Generic[T]):

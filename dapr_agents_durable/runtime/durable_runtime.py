@@ -188,7 +188,10 @@ class DurableRuntime:
 
     def wait(self, run_id: str, timeout: float | None = None) -> WorkflowState:
         """Wait for the run to finish; raises :class:`RunFailed` if it did not complete."""
-        state = self.client.wait_for_workflow_completion(run_id, fetch_payloads=True, timeout_in_seconds=timeout or 0)
+        # The SDK hands timeout_in_seconds to gRPC as a deadline, which takes a float.
+        state = self.client.wait_for_workflow_completion(
+            run_id, fetch_payloads=True, timeout_in_seconds=timeout or 0  # type: ignore[arg-type]
+        )
         if state is None:
             raise LookupError(f"no durable run with id {run_id!r}")
         if state.runtime_status != WorkflowStatus.COMPLETED:

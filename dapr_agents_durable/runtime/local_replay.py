@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from dapr.ext.workflow import DaprWorkflowContext
+from dapr.ext.workflow._durabletask import task as sdk_task
 from dapr.ext.workflow._durabletask import worker as sdk_worker
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from google.protobuf import timestamp_pb2
@@ -32,8 +33,12 @@ def replay_locally(
     """Execute ``fn`` (registered as ``name``) over ``events``; its actions are discarded."""
     if not events:
         raise LookupError(f"durable run {run_id!r} has no history to replay")
+
+    def orchestrator(ctx: sdk_task.OrchestrationContext, inp: Any = None) -> Any:
+        return fn(DaprWorkflowContext(ctx), inp)
+
     registry = sdk_worker._Registry()
-    registry.add_named_orchestrator(name, lambda ctx, inp=None: fn(DaprWorkflowContext(ctx), inp))
+    registry.add_named_orchestrator(name, orchestrator)
     executor = sdk_worker._OrchestrationExecutor(registry, log)
     now = timestamp_pb2.Timestamp()
     now.FromNanoseconds(time.time_ns())

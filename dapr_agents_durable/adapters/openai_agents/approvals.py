@@ -23,9 +23,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeAlias
 
-from agents import RunResult, ToolApprovalItem
+from agents import RunResult, RunResultStreaming, ToolApprovalItem
 from agents.run_state import RunState
 
 from dapr_agents_durable.loop import DurableExecution
@@ -38,6 +38,9 @@ from dapr_agents_durable.runtime.approvals import (
 )
 
 log = logging.getLogger("dapr_agents_durable.openai_agents")
+
+AnyRunResult: TypeAlias = RunResult | RunResultStreaming
+"""What a run of the workflow produces: ``Runner.run``'s result, or ``run_streamed``'s."""
 
 _PROBE_CALL_ID = "dapr-agents-durable-probe"
 """A call id no model produces: asking the SDK about it reveals "always" decisions."""
@@ -61,12 +64,12 @@ def pending_view(item: ToolApprovalItem) -> PendingApproval:
 
 async def settle(
     execution: DurableExecution,
-    result: RunResult,
-    resume: Callable[[RunState[Any]], Awaitable[RunResult]],
+    result: AnyRunResult,
+    resume: Callable[[RunState[Any]], Awaitable[AnyRunResult]],
     *,
-    on_pause: Callable[[RunResult], None],
+    on_pause: Callable[[AnyRunResult], None],
     timeout: timedelta | None,
-) -> RunResult:
+) -> AnyRunResult:
     """Run on until ``result`` has no interruptions, waiting for a decision per interrupted call."""
     while result.interruptions:
         state = result.to_state()  # before the caller sees the result, whatever it does with it

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,9 +11,8 @@ from typing import Any
 from agents import Agent, RunConfig, RunErrorHandlers, RunHooks, RunResult, Session
 from agents.run_config import DEFAULT_MAX_TURNS
 from agents.run_state import RunState
-from dapr.ext.workflow.workflow_state import WorkflowStatus
 
-from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, session_seam, streaming
+from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, results, session_seam, streaming
 from dapr_agents_durable.adapters.openai_agents.agent_tool import (
     agent_tool_workflow,
     next_nested_run_id,
@@ -33,12 +31,11 @@ from dapr_agents_durable.adapters.openai_agents.names import (
     TOOL_ACTIVITY,
     WORKFLOW,
 )
-from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
+from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
-from dapr_agents_durable.runtime import APPROVAL_EVENT, DurableRuntime, RunFailed, get_runtime
+from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.codec import checked
-from dapr_agents_durable.runtime.durable_runtime import TERMINAL
 
 
 def _ensure_registered(runtime: DurableRuntime) -> None:
@@ -107,10 +104,9 @@ class Runner:
         )
         runtime, run_id, request = prepared.runtime, prepared.run_id, prepared.request
         RUNS[run_id] = prepared.spec
-        decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
         session_seam.register(run_id, session)
         try:
-            return await asyncio.to_thread(_run_to_rest, runtime, request, run_id, decisions)
+            return await asyncio.to_thread(_run_to_rest, runtime, request, run_id, prepared.decisions)
         finally:
             RUNS.pop(run_id, None)
             session_seam.unregister(run_id)
@@ -136,6 +132,7 @@ class Runner:
         *,
         error_handlers: RunErrorHandlers[Any] | None = None,
         run_id: str | None = None,
+        approval_timeout: float | timedelta | None = None,
     ) -> streaming.DurableRunResultStreaming:
         """Run ``starting_agent`` durably in streaming mode, like ``agents.Runner.run_streamed``.
 
@@ -153,37 +150,50 @@ class Runner:
         it executes from then on (steps done before a crash are not re-sent); a finished run
         streams its recorded events again, rebuilt from its history without any model call.
 
+        Approvals as the SDK's: when the run pauses for tools with ``needs_approval``, the
+        stream ends after the steps so far and the result holds ``interruptions`` (with
+        ``is_complete`` true) while the workflow waits. Pass ``result.to_state()`` with your
+        decisions back with the same ``run_id``: the stream then holds the rest of the run,
+        up to its end or its next pause. ``approval_timeout`` as for :meth:`run`.
+
         Example::
 
             result = Runner.run_streamed(agent, "Plan my trip", run_id="trip-7")
             async for event in result.stream_events():
                 if event.type == "run_item_stream_event":
                     print(event.name)
+            while result.interruptions:
+                state = result.to_state()
+                for item in result.interruptions:
+                    state.approve(item)
+                result = Runner.run_streamed(agent, state, run_id="trip-7")
+                async for event in result.stream_events():
+                    ...
             print(result.final_output)
         """
-        if isinstance(input, RunState):
-            raise NotImplementedError("resuming from a RunState is not supported by durable streamed runs")
         prepared = _prepare(
             starting_agent, input, context=context, max_turns=max_turns, hooks=hooks,
             run_config=RunConfig(**run_config) if isinstance(run_config, dict) else run_config,
             error_handlers=error_handlers, previous_response_id=previous_response_id,
             auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
-            run_id=run_id, stream=True,
+            run_id=run_id, approval_timeout=approval_timeout, stream=True,
         )
         return streaming.run_streamed(
-            starting_agent, input, context, max_turns, prepared.runtime, prepared.run_id, prepared.request,
-            prepared.spec, outcome=_outcome,
+            starting_agent, input, prepared.spec.context, max_turns, prepared.runtime, prepared.run_id,
+            prepared.request, prepared.spec, prepared.decisions,
         )
 
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A checked run request, ready to start: the runtime, the run id, the workflow input, the spec."""
+    """A checked run request, ready to start: the runtime, the run id, the workflow input, the spec,
+    and the approval decisions recorded on a ``RunState`` input."""
 
     runtime: DurableRuntime
     run_id: str
     request: dict[str, Any]
     spec: RunSpec
+    decisions: list[approvals.Decision]
 
 
 def _prepare(
@@ -238,7 +248,8 @@ def _prepare(
         what=f"input of agent {starting_agent.name!r}",
     )
     spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
-    return _Prepared(runtime, run_id, request, spec)
+    decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
+    return _Prepared(runtime, run_id, request, spec, decisions)
 
 
 def _input_fields(input: str | list[Any] | RunState[Any]) -> dict[str, Any]:
@@ -260,60 +271,6 @@ def _seconds(timeout: float | timedelta | None) -> float | None:
 def _run_to_rest(
     runtime: DurableRuntime, request: dict[str, Any], run_id: str, decisions: list[approvals.Decision]
 ) -> RunResult:
-    """Start or attach, deliver ``decisions``, and wait until the run ends or waits for approvals."""
-    runtime.start_or_attach(WORKFLOW, request, run_id)
-    answered: set[str] = set()
-    if decisions:
-        state = runtime.state(run_id)
-        pending = approvals.pending_call_ids(state.serialized_custom_status if state else None)
-        for decision in decisions:
-            if decision.call_id in pending:
-                runtime.raise_event(run_id, APPROVAL_EVENT, decision.to_json())
-                answered.add(decision.call_id)
-    state = runtime.wait_until(run_id, approvals.waits_for_others(answered))
-    if state.runtime_status == WorkflowStatus.COMPLETED:
-        return _outcome(runtime, run_id, None)
-    if state.runtime_status in TERMINAL:
-        return _outcome(runtime, run_id, RunFailed(run_id, state))
-    return _interrupted(runtime, run_id, approvals.pending_call_ids(state.serialized_custom_status))
-
-
-def _interrupted(runtime: DurableRuntime, run_id: str, pending: set[str]) -> RunResult:
-    """The interrupted ``RunResult`` of a run waiting for approvals, listing the calls still pending."""
-    result = _take_interrupted(run_id)
-    if result is None or not pending <= {approvals.call_id(i) for i in result.interruptions}:
-        runtime.replay(WORKFLOW, run_id)
-        result = _take_interrupted(run_id)
-    if result is None:
-        raise LookupError(f"durable run {run_id!r} waits for approvals but its interrupted result was not rebuilt")
-    view = copy.copy(result)
-    view.interruptions = [i for i in result.interruptions if approvals.call_id(i) in pending]
-    return view
-
-
-def _take_interrupted(run_id: str) -> RunResult | None:
-    """The interrupted result handed over for ``run_id``, if that is what was handed over."""
-    outcome = OUTCOMES.pop(run_id)
-    return outcome[1] if outcome is not None and _interrupted_outcome(outcome) else None
-
-
-def _interrupted_outcome(outcome: tuple[bool, Any]) -> bool:
-    failed, value = outcome
-    return not failed and bool(getattr(value, "interruptions", None))
-
-
-def _outcome(runtime: DurableRuntime, run_id: str, failure: RunFailed | None) -> RunResult:
-    """The run's real result (or the SDK's exception): handed over in-process, or rebuilt by
-    replaying the run's history here (no model or tool is called again)."""
-    outcome = OUTCOMES.pop(run_id)
-    if outcome is None or _interrupted_outcome(outcome):
-        runtime.replay(WORKFLOW, run_id)
-        outcome = OUTCOMES.pop(run_id)
-    if outcome is None:
-        if failure is not None:
-            raise failure
-        raise LookupError(f"durable run {run_id!r} finished without a result")
-    failed, value = outcome
-    if failed:
-        raise value
-    return value  # type: ignore[no-any-return]
+    """Start or attach, deliver ``decisions``, and return the result once the run ends or waits for approvals."""
+    rest = results.wait_at_rest(runtime, request, run_id, decisions)
+    return results.result_at_rest(runtime, run_id, rest.state)  # type: ignore[no-any-return]

@@ -22,6 +22,13 @@ replays (after a restart) are not handed over again:
   before this caller attached, streams the items of its result instead
   (``RunItemStreamEvent`` only).
 
+A run that pauses for tools with ``needs_approval`` rests without ending: the caller's
+stream ends there and its result holds the SDK's ``interruptions`` (``to_state()``
+works). Streaming a ``RunState`` with decisions under the same run id delivers them
+and streams the steps they let the run take, up to its end or its next pause; a
+caller whose decisions leave the run waiting (some calls still undecided) streams
+nothing.
+
 Granularity: one ``raw_response_event`` per text part (``response.output_text.delta``
 carrying the whole text), one per output item (``response.output_item.done``) and one
 ``response.completed`` per model response, never token by token; run item events
@@ -37,6 +44,12 @@ Example::
     async for event in result.stream_events():
         if event.type == "run_item_stream_event":
             print(event.name, event.item.type)
+    if result.interruptions:
+        state = result.to_state()
+        state.approve(result.interruptions[0])
+        result = Runner.run_streamed(agent, state, run_id="ticket-42")
+        async for event in result.stream_events():
+            ...
     print(result.final_output)
 """
 
@@ -47,7 +60,7 @@ import contextlib
 import copy
 import dataclasses
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import agents
@@ -63,6 +76,7 @@ from agents.items import ModelResponse, RunItem, TResponseStreamEvent
 from agents.run_internal.run_steps import QueueCompleteSentinel
 from agents.run_internal.streaming import stream_step_items_to_queue
 from agents.run_internal.turn_preparation import get_output_schema
+from agents.run_state import RunState
 from agents.stream_events import StreamEvent
 from agents.usage import Usage, _attach_normalized_usage, _attach_raw_usage_snapshot
 from openai.types.responses import (
@@ -75,14 +89,10 @@ from openai.types.responses import (
     ResponseUsage,
 )
 
-from dapr_agents_durable.adapters.openai_agents import session_seam
-from dapr_agents_durable.adapters.openai_agents.names import WORKFLOW
+from dapr_agents_durable.adapters.openai_agents import approvals, results, session_seam
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.loop import current_execution
-from dapr_agents_durable.runtime import DurableRuntime, RunFailed
-
-Outcome = Callable[[DurableRuntime, str, RunFailed | None], Any]
-"""The run's real result once its workflow ended (the runner's ``_outcome``): raises the SDK's exception."""
+from dapr_agents_durable.runtime import DurableRuntime
 
 
 # ---------------------------------------------------------------------------- model responses as events
@@ -212,11 +222,15 @@ def _adopt_partial(result: DurableRunResultStreaming, error: BaseException) -> N
 
 
 def _new_result(
-    agent: Agent[Any], input: str | list[Any], context: Any, max_turns: int | None, run_id: str
+    agent: Agent[Any], input: str | list[Any] | RunState[Any], context: Any, max_turns: int | None, run_id: str
 ) -> DurableRunResultStreaming:
+    """The result a caller holds before the run rests; a ``RunState`` input starts from its agent, as the SDK's."""
     wrapper = context if isinstance(context, RunContextWrapper) else RunContextWrapper(context=context)
+    if isinstance(input, RunState):
+        agent = input._current_agent or agent
+        max_turns = input._max_turns
     return DurableRunResultStreaming(
-        input=copy.deepcopy(input),
+        input="" if isinstance(input, RunState) else copy.deepcopy(input),
         new_items=[],
         raw_responses=[],
         final_output=None,
@@ -332,26 +346,26 @@ async def streamed_run(starting_agent: Agent[Any], input: Any, **options: Any) -
 
 def run_streamed(
     starting_agent: Agent[Any],
-    input: str | list[Any],
+    input: str | list[Any] | RunState[Any],
     context: Any,
     max_turns: int | None,
     runtime: DurableRuntime,
     run_id: str,
     request: dict[str, Any],
     spec: RunSpec,
-    *,
-    outcome: Outcome,
+    decisions: list[approvals.Decision],
 ) -> DurableRunResultStreaming:
     """Start (or attach to) the durable run ``run_id`` and return its streamed result at once.
 
     ``request`` is the checked workflow input (with ``"stream": true``), ``spec`` the run's
-    in-process objects; ``outcome`` turns the ended run into its real result. Must be
-    called with an event loop running, as the SDK's.
+    in-process objects, ``decisions`` those recorded on a ``RunState`` input (delivered
+    for the calls the run still waits for). Must be called with an event loop running,
+    as the SDK's.
     """
     loop = asyncio.get_running_loop()
     result = _new_result(starting_agent, input, context, max_turns, run_id)
     result.run_loop_task = loop.create_task(
-        _follow(result, _Listener(loop, result), runtime, request, spec, outcome), name=f"durable-stream-{run_id}"
+        _follow(result, _Listener(loop, result), runtime, request, spec, decisions), name=f"durable-stream-{run_id}"
     )
     return result
 
@@ -362,24 +376,22 @@ async def _follow(
     runtime: DurableRuntime,
     request: dict[str, Any],
     spec: RunSpec,
-    outcome: Outcome,
+    decisions: list[approvals.Decision],
 ) -> None:
-    """Run the workflow to its end while its live events flow in, then settle ``result``."""
+    """Run the workflow until it rests (ends or waits for approvals) while its live events flow
+    in, then settle ``result``: final, interrupted, or failed."""
     run_id = result.run_id
     error: BaseException | None = None
     try:
         RUNS[run_id] = spec
         session_seam.register(run_id, spec.session)
         _CHANNELS.add(run_id, listener)
-        failure: RunFailed | None = None
         try:
-            await runtime.arun(WORKFLOW, request, run_id)
-        except RunFailed as exc:
-            failure = exc
+            rest = await asyncio.to_thread(results.wait_at_rest, runtime, request, run_id, decisions)
         finally:
             _CHANNELS.remove(run_id, listener)
-        replayed, value, error = await asyncio.to_thread(_settle, runtime, run_id, failure, outcome)
-        if listener.delivered == 0:
+        replayed, value, error = await asyncio.to_thread(_settle, runtime, run_id, rest)
+        if listener.delivered == 0 and _streams_again(rest):
             _stream_again(result, replayed, value, error)
         if error is None:
             _adopt(result, value)
@@ -397,14 +409,20 @@ async def _follow(
 
 
 def _settle(
-    runtime: DurableRuntime, run_id: str, failure: RunFailed | None, outcome: Outcome
+    runtime: DurableRuntime, run_id: str, rest: results.Rest
 ) -> tuple[list[StreamEvent], Any, BaseException | None]:
-    """The ended run's events rebuilt by a local replay (if one was needed), and its result or error."""
+    """The resting run's events rebuilt by a local replay (if one was needed), and its result or error."""
     with _collecting_replayed(run_id) as replayed:
         try:
-            return replayed, outcome(runtime, run_id, failure), None
+            return replayed, results.result_at_rest(runtime, run_id, rest.state), None
         except Exception as exc:  # noqa: BLE001 - the SDK's exception reaches the caller's stream
             return replayed, None, exc
+
+
+def _streams_again(rest: results.Rest) -> bool:
+    """Whether a caller that saw no live event gets the run's stream again: yes, unless its own
+    decisions left the run waiting (only part of the calls decided, so no step ran)."""
+    return rest.ended or not rest.answered
 
 
 def _stream_again(

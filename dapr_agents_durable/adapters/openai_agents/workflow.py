@@ -24,14 +24,15 @@ from dapr_agents_durable.runtime.codec import checked
 def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
     """Run one agent run; the real ``RunResult`` is handed to a caller in this process."""
     agent = AGENTS.get(request["agent"])
-    if agent is None:
+    while agent is None:  # registering the agent in this process wakes the run up
         yield get_runtime().park(ctx, AGENTS, request["agent"])
+        agent = AGENTS.get(request["agent"])
     spec = RUNS.get(ctx.instance_id) or RunSpec()
     run_config = spec.run_config
     if not run_config.tracing_disabled and not tracing_enabled():
         run_config = dataclasses.replace(run_config, tracing_disabled=True)
 
-    async def run(input: Any, **first: Any) -> agents.RunResult:
+    async def run(input: Any, **first: Any) -> approvals.AnyRunResult:
         # A streamed run (``Runner.run_streamed``) runs the SDK's run_streamed, publishing its events.
         runner = streaming.streamed_run if request.get("stream") else agents.Runner.run
         return await runner(
@@ -39,7 +40,7 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
             session=durable_session(request.get("session")), **first
         )
 
-    async def main() -> agents.RunResult:
+    async def main() -> approvals.AnyRunResult:
         if "state" in request:
             state = await RunState.from_json(agent, request["state"], context_override=spec.context)
             result = await run(state)

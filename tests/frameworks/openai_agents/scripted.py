@@ -74,3 +74,17 @@ def request_view(system_instructions: str | None, items: list[Any], model_settin
         "handoffs": [{"name": h.tool_name, "parameters": h.input_json_schema} for h in handoffs],
         "output_schema": schema,
     }
+
+
+def two_refunds(items: list[Any]) -> list[Any]:
+    """Ask for two ``refund`` calls (c1: 5, c2: 7), then report their outputs."""
+    done = outputs(items)
+    if not done:
+        return [tool_call("refund", {"amount": 5}, "c1"), tool_call("refund", {"amount": 7}, "c2")]
+    return [message("; ".join(o["output"] for o in done))]
+
+
+def one_refund(items: list[Any]) -> list[Any]:
+    """Ask for one ``refund`` call (c1: 5), then report its output."""
+    done = outputs(items)
+    return [message(done[0]["output"])] if done else [tool_call("refund", {"amount": 5}, "c1")]

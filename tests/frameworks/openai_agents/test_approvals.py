@@ -15,7 +15,7 @@ from agents import Agent, function_tool
 from agents import Runner as NativeRunner
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
 from dapr.ext.workflow.workflow_state import WorkflowStatus
-from scripted import ScriptedModel, message, outputs, tool_call
+from scripted import ScriptedModel, one_refund, two_refunds
 
 from dapr_agents_durable.adapters.openai_agents import Runner
 from dapr_agents_durable.runtime import APPROVAL_EVENT, PendingApproval, get_runtime
@@ -32,20 +32,6 @@ def refund(amount: int) -> str:
     """Refund an amount."""
     refunds.append(amount)
     return f"refunded {amount}"
-
-
-def two_refunds(items: list[Any]) -> list[Any]:
-    done = outputs(items)
-    if not done:
-        return [tool_call("refund", {"amount": 5}, "c1"), tool_call("refund", {"amount": 7}, "c2")]
-    return [message("; ".join(o["output"] for o in done))]
-
-
-def one_refund(items: list[Any]) -> list[Any]:
-    done = outputs(items)
-    if not done:
-        return [tool_call("refund", {"amount": 5}, "c1")]
-    return [message(done[0]["output"])]
 
 
 def _agent(name: str, rule: Any) -> tuple[Agent[Any], ScriptedModel]:

@@ -34,7 +34,7 @@ from agents.stream_events import StreamEvent
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
 from openai.types.responses import Response, ResponseCompletedEvent, ResponseTextDeltaEvent, ResponseUsage
 from pydantic_core import to_jsonable_python
-from scripted import ScriptedModel, message, outputs, tool_call
+from scripted import ScriptedModel, message, one_refund, outputs, tool_call, two_refunds
 
 from dapr_agents_durable.adapters.openai_agents import Runner
 from dapr_agents_durable.runtime import get_runtime
@@ -372,3 +372,190 @@ async def test_an_empty_run_id_is_refused() -> None:
     agent, _ = weather_graph("stream_bad_id")
     with pytest.raises(ValueError, match="run_id"):
         Runner.run_streamed(agent, "weather?", run_id="")
+
+
+# ---------------------------------------------------------------------------- human approval
+
+
+def refund_graph(name: str, refunds: list[int], rule: Any) -> tuple[Agent[Any], StreamingScriptedModel]:
+    """One agent whose ``refund`` tool needs approval; ``rule`` scripts the model."""
+
+    @function_tool(needs_approval=True)
+    def refund(amount: int) -> str:
+        """Refund an amount."""
+        refunds.append(amount)
+        return f"refunded {amount}"
+
+    model = StreamingScriptedModel(rule)
+    return Agent(name=name, instructions="refund politely", tools=[refund], model=model), model
+
+
+def run_shape(events: list[StreamEvent]) -> list[str]:
+    """:func:`shape` without the raw events only a durable response carries (its items and deltas)."""
+    return [view for view in shape(events) if view not in ("raw:response.output_item.done",
+                                                           "raw:response.output_text.delta")]
+
+
+def call_ids(result: Any) -> list[str]:
+    return [item.raw_item.call_id for item in result.interruptions]
+
+
+def approve_first_reject_second(state: Any, items: list[Any]) -> None:
+    state.approve(items[0])
+    state.reject(items[1], rejection_message="only one refund per day")
+
+
+async def native_streamed_segments(name: str, rule: Any, decide: Any) -> list[tuple[list[StreamEvent], Any]]:
+    """The SDK's own streamed approval flow: each stream's events and result, up to the final one."""
+    agent, _ = refund_graph(name, [], rule)
+    result = NativeRunner.run_streamed(agent, "refund my orders")
+    segments = [(await collect(result), result)]
+    while result.interruptions:
+        state = result.to_state()
+        decide(state, state.get_interruptions())
+        result = NativeRunner.run_streamed(agent, state)
+        segments.append((await collect(result), result))
+    return segments
+
+
+async def test_a_streamed_run_pausing_for_approval_ends_its_stream_and_resumes_like_the_sdk() -> None:
+    native = await native_streamed_segments("stream_refunds", two_refunds, approve_first_reject_second)
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refunds", refunds, two_refunds)
+
+    paused = Runner.run_streamed(agent, "refund my orders", run_id="stream-approve")
+    paused_events = await collect(paused)
+    assert run_shape(paused_events) == run_shape(native[0][0]) == [
+        "agent:stream_refunds", "raw:response.completed", "item:tool_called:stream_refunds",
+        "item:tool_called:stream_refunds",
+    ]
+    assert paused.is_complete
+    assert call_ids(paused) == call_ids(native[0][1]) == ["c1", "c2"]
+    assert paused.final_output is None and paused.current_turn == native[0][1].current_turn == 1
+    assert refunds == [] and model.calls == 1
+    assert [p.call_id for p in get_runtime().pending_approvals("stream-approve")] == ["c1", "c2"]
+
+    state = paused.to_state()
+    assert [i.raw_item.call_id for i in state.get_interruptions()] == ["c1", "c2"]
+    approve_first_reject_second(state, paused.interruptions)
+    resumed = Runner.run_streamed(agent, state, run_id="stream-approve")
+    resumed_events = await collect(resumed)
+
+    native_events, native_final = native[1]
+    assert run_shape(resumed_events) == run_shape(native_events) == [
+        "agent:stream_refunds", "item:tool_output:stream_refunds", "item:tool_output:stream_refunds",
+        "raw:response.completed", "item:message_output_created:stream_refunds",
+    ]
+    assert resumed.is_complete and resumed.interruptions == []
+    assert resumed.final_output == native_final.final_output == "refunded 5; only one refund per day"
+    assert [type(i).__name__ for i in resumed.new_items] == [type(i).__name__ for i in native_final.new_items]
+    assert resumed.current_turn == native_final.current_turn == 2
+    assert to_jsonable_python(resumed.to_input_list()) == to_jsonable_python(native_final.to_input_list())
+    assert usage_view(resumed) == usage_view(native_final)
+    assert refunds == [5] and model.calls == 2
+    assert get_runtime().pending_approvals("stream-approve") == []
+    assert scheduled_activities("stream-approve") == ["openai_agents.model", "openai_agents.tool", "openai_agents.model"]
+
+
+async def test_a_rejected_call_streams_the_rejection_like_the_sdk() -> None:
+    def reject(state: Any, items: list[Any]) -> None:
+        state.reject(items[0], rejection_message="not today")
+
+    native = await native_streamed_segments("stream_refund_reject", one_refund, reject)
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refund_reject", refunds, one_refund)
+    paused = Runner.run_streamed(agent, "refund my orders", run_id="stream-reject")
+    assert run_shape(await collect(paused)) == run_shape(native[0][0])
+    state = paused.to_state()
+    reject(state, paused.interruptions)
+    resumed = Runner.run_streamed(agent, state, run_id="stream-reject")
+
+    assert run_shape(await collect(resumed)) == run_shape(native[1][0])
+    assert resumed.final_output == native[1][1].final_output == "not today"
+    assert to_jsonable_python(resumed.to_input_list()) == to_jsonable_python(native[1][1].to_input_list())
+    assert refunds == [] and model.calls == 2
+    assert scheduled_activities("stream-reject") == ["openai_agents.model", "openai_agents.model"]
+
+
+async def test_partial_streamed_decisions_stream_nothing_and_keep_the_rest_pending() -> None:
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refunds_partial", refunds, two_refunds)
+    paused = Runner.run_streamed(agent, "refund my orders", run_id="stream-partial")
+    await collect(paused)
+    state = paused.to_state()
+    state.approve(paused.interruptions[0])
+
+    still = Runner.run_streamed(agent, state, run_id="stream-partial")
+    assert await collect(still) == []
+    assert still.is_complete and call_ids(still) == ["c2"]
+    assert [p.call_id for p in get_runtime().pending_approvals("stream-partial")] == ["c2"]
+    assert refunds == [] and model.calls == 1
+
+    state = still.to_state()
+    state.approve(still.interruptions[0])
+    final = Runner.run_streamed(agent, state, run_id="stream-partial")
+    events = await collect(final)
+    assert item_names(events) == ["tool_output", "tool_output", "message_output_created"]
+    assert final.final_output == "refunded 5; refunded 7"
+    assert sorted(refunds) == [5, 7] and model.calls == 2
+
+
+async def test_attaching_to_a_paused_streamed_run_streams_it_again_with_its_interruptions() -> None:
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refunds_attach", refunds, one_refund)
+    paused = Runner.run_streamed(agent, "refund my orders", run_id="stream-paused-attach")
+    paused_events = await collect(paused)
+
+    again = Runner.run_streamed(agent, "refund my orders", run_id="stream-paused-attach")
+    again_events = await collect(again)
+    assert shape(again_events) == shape(paused_events)
+    assert again.is_complete and call_ids(again) == ["c1"] and again.final_output is None
+    assert model.calls == 1
+
+    state = again.to_state()
+    state.approve(again.interruptions[0])
+    final = Runner.run_streamed(agent, state, run_id="stream-paused-attach")
+    assert item_names(await collect(final)) == ["tool_output", "message_output_created"]
+    assert final.final_output == "refunded 5"
+    assert refunds == [5] and model.calls == 2
+
+
+async def test_a_streamed_run_rejects_undecided_calls_after_its_approval_timeout() -> None:
+    refunds: list[int] = []
+    agent, _ = refund_graph("stream_refunds_timeout", refunds, one_refund)
+    paused = Runner.run_streamed(agent, "refund my orders", run_id="stream-timeout", approval_timeout=1)
+    await collect(paused)
+    assert call_ids(paused) == ["c1"]
+    await asyncio.to_thread(get_runtime().wait, "stream-timeout", 30)
+
+    again = Runner.run_streamed(agent, "refund my orders", run_id="stream-timeout")
+    events = await collect(again)
+    assert item_names(events) == ["tool_called", "tool_output", "message_output_created"]
+    assert again.final_output == "Tool call was not approved within 0:00:01."
+    assert refunds == []
+
+
+async def test_resuming_a_streamed_run_from_a_run_state_needs_its_run_id() -> None:
+    agent, _ = refund_graph("stream_refunds_no_id", [], one_refund)
+    native = NativeRunner.run_streamed(agent, "refund my orders")
+    await collect(native)
+    with pytest.raises(ValueError, match="needs the durable run's id"):
+        Runner.run_streamed(agent, native.to_state())
+
+
+async def test_a_native_run_state_starts_a_durable_streamed_run() -> None:
+    native = await native_streamed_segments("stream_refunds_native_state", one_refund,
+                                            lambda state, items: state.approve(items[0]))
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refunds_native_state", refunds, one_refund)
+    paused = NativeRunner.run_streamed(agent, "refund my orders")
+    await collect(paused)
+    state = paused.to_state()
+    state.approve(paused.interruptions[0])
+
+    result = Runner.run_streamed(agent, state, run_id="stream-from-state")
+    events = await collect(result)
+    assert run_shape(events) == run_shape(native[1][0])
+    assert result.final_output == native[1][1].final_output == "refunded 5"
+    assert refunds == [5] and model.calls == 2  # one native call, one durable
+    assert scheduled_activities("stream-from-state") == ["openai_agents.tool", "openai_agents.model"]
