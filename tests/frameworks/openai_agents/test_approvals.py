@@ -39,15 +39,15 @@ def _agent(name: str, rule: Any) -> tuple[Agent[Any], ScriptedModel]:
     return Agent(name=name, instructions="refund politely", tools=[refund], model=model), model
 
 
-async def _native(rule: Any, decide: Any) -> Any:
-    """The same flow with the SDK's own Runner: the reference result."""
-    agent, _ = _agent("native-refunds", rule)
+async def _native(rule: Any, decide: Any) -> tuple[Any, ScriptedModel]:
+    """The same flow with the SDK's own Runner: the reference result and what its model was asked."""
+    agent, model = _agent("native-refunds", rule)
     result = await NativeRunner.run(agent, "refund my orders")
     while result.interruptions:
         state = result.to_state()
         decide(state, state.get_interruptions())
         result = await NativeRunner.run(agent, state)
-    return result
+    return result, model
 
 
 def _events(run_id: str, kind: WorkflowHistoryEventType) -> list[Any]:
@@ -73,10 +73,13 @@ async def test_interrupted_run_waits_and_approval_resumes_it_like_the_sdk() -> N
     state.reject(result.interruptions[1], rejection_message="only one refund per day")
     final = await Runner.run(agent, state, run_id="approve-1")
 
-    native = await _native(two_refunds, lambda s, items: (s.approve(items[0]),
-                                                          s.reject(items[1], rejection_message="only one refund per day")))
+    native, native_model = await _native(
+        two_refunds, lambda s, items: (s.approve(items[0]), s.reject(items[1], rejection_message="only one refund per day"))
+    )
     assert final.final_output == native.final_output == "refunded 5; only one refund per day"
     assert [type(i).__name__ for i in final.new_items] == [type(i).__name__ for i in native.new_items]
+    assert final.to_input_list() == native.to_input_list()
+    assert model.requests == native_model.requests  # the model saw the same conversations
     assert final.interruptions == []
     assert refunds == [5, 5]  # once durable, once native
     assert model.calls == 2
