@@ -94,8 +94,6 @@ class Runner:
                 error_handlers=error_handlers, previous_response_id=previous_response_id,
                 auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
             )
-        if run_id is None and not isinstance(input, RunState):
-            run_id = next_nested_run_id()  # inside a tool activity: derived from the tool call
         prepared = _prepare(
             starting_agent, input, context=context, max_turns=max_turns, hooks=hooks, run_config=run_config,
             error_handlers=error_handlers, previous_response_id=previous_response_id,
