@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from agents import (
     Agent,
-    GuardrailFunctionOutput,
     InputGuardrailTripwireTriggered,
     MaxTurnsExceeded,
     RawResponsesStreamEvent,
@@ -33,7 +32,6 @@ from agents import (
     Usage,
     UserError,
     function_tool,
-    input_guardrail,
 )
 from agents import Runner as NativeRunner
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
@@ -44,6 +42,7 @@ from test_fidelity import (
     RUN_CALLBACKS,
     Graph,
     Traveller,
+    agent_guarded_graph,
     assert_same_result,
     counting_hooks,
     raised,
@@ -453,18 +452,7 @@ async def test_nested_tool_approval_inside_an_agent_tool_is_refused_by_name() ->
 
 def guarded_graph(runner: Any) -> Graph:
     """An input guardrail running a guard agent with ``runner`` (the SDK's or the durable one)."""
-    guard_model = ScriptedModel(lambda items: [message("unsafe" if "rm -rf" in str(items) else "safe")])
-    guard = Agent(name="nr_guard_checker", instructions="Reply safe or unsafe.", model=guard_model)
-
-    @input_guardrail
-    async def checked(ctx: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> GuardrailFunctionOutput:
-        verdict = await runner.run(guard, input, context=ctx.context)
-        return GuardrailFunctionOutput(output_info=verdict.final_output,
-                                       tripwire_triggered=verdict.final_output == "unsafe")
-
-    model = ScriptedModel(lambda items: [message("Done.")])
-    agent = Agent(name="nr_guarded", instructions="Answer.", model=model, input_guardrails=[checked])
-    return Graph(agent, [model, guard_model])
+    return agent_guarded_graph(runner, name="nr_guarded", unsafe="rm -rf")
 
 
 async def test_runner_in_a_guardrail_runs_inline_and_its_model_call_is_an_activity() -> None:

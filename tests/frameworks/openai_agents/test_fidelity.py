@@ -666,19 +666,20 @@ async def test_hooks_fire_as_often_as_in_a_native_run(replay: str, request: pyte
     assert dict(durable_hooks.counts) == dict(native_hooks.counts), "rebuilding the result fired hooks again"
 
 
-def agent_guarded_graph() -> Graph:
-    """An input guardrail that runs a checker agent, as the SDK's documentation shows."""
-    checker_model = ScriptedModel(lambda items: [message("unsafe" if "drop table" in str(items) else "safe")])
-    checker = Agent(name="fid_guard_agent_checker", instructions="Reply safe or unsafe.", model=checker_model)
+def agent_guarded_graph(runner: Any = NativeRunner, name: str = "fid_guard_agent", unsafe: str = "drop table") -> Graph:
+    """An input guardrail that runs a checker agent with ``runner`` (the SDK's or the durable one),
+    as the SDK's documentation shows; the checker calls input containing ``unsafe`` unsafe."""
+    checker_model = ScriptedModel(lambda items: [message("unsafe" if unsafe in str(items) else "safe")])
+    checker = Agent(name=f"{name}_checker", instructions="Reply safe or unsafe.", model=checker_model)
 
     @input_guardrail
     async def checked_by_agent(ctx: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> GuardrailFunctionOutput:
-        verdict = await NativeRunner.run(checker, input, context=ctx.context)
+        verdict = await runner.run(checker, input, context=ctx.context)
         return GuardrailFunctionOutput(output_info=verdict.final_output,
                                        tripwire_triggered=verdict.final_output == "unsafe")
 
     model = ScriptedModel(lambda items: [message("Done.")])
-    agent = Agent(name="fid_guard_agent", instructions="Answer.", model=model, input_guardrails=[checked_by_agent])
+    agent = Agent(name=name, instructions="Answer.", model=model, input_guardrails=[checked_by_agent])
     return Graph(agent, [model, checker_model])
 
 
