@@ -78,7 +78,7 @@ def durable_options(
         if not activity:
             raise ValueError("activity=False applies to function tools; an agent's model calls are always activities")
         with _lock:
-            _agents[target.name] = AgentOptions(retry_policy, _seconds(timeout))
+            _agents[target.name] = AgentOptions(retry_policy, positive_seconds(timeout, name="timeout"))
         return target
     if isinstance(target, FunctionTool):
         if timeout is not None:
@@ -103,10 +103,11 @@ def tool_options(tool: FunctionTool) -> ToolOptions:
     return options if isinstance(options, ToolOptions) else ToolOptions()
 
 
-def _seconds(timeout: float | timedelta | None) -> float | None:
-    if timeout is None:
+def positive_seconds(value: float | timedelta | None, *, name: str) -> float | None:
+    """``value`` (seconds or a timedelta) as seconds; anything but a positive duration names ``name``."""
+    if value is None:
         return None
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds or a timedelta, got {timeout!r}")
+        raise ValueError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
     return float(seconds)

@@ -57,8 +57,7 @@ def _deliver(runtime: DurableRuntime, run_id: str, decisions: list[approvals.Dec
     """Raise one approval event per decision whose call the run still waits for; their call ids."""
     if not decisions:
         return set()
-    state = runtime.state(run_id)
-    pending = approvals.pending_call_ids(state.serialized_custom_status if state else None)
+    pending = {call.call_id for call in runtime.pending_approvals(run_id)}
     answered: set[str] = set()
     for decision in decisions:
         if decision.call_id in pending:

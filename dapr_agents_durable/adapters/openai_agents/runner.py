@@ -31,6 +31,7 @@ from dapr_agents_durable.adapters.openai_agents.names import (
     TOOL_ACTIVITY,
     WORKFLOW,
 )
+from dapr_agents_durable.adapters.openai_agents.options import positive_seconds
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
@@ -223,7 +224,7 @@ def _prepare(
             "resuming from a RunState needs the durable run's id: "
             "Runner.run(agent, result.to_state(), run_id=<the run_id of the interrupted run>)"
         )
-    timeout = _seconds(approval_timeout)
+    timeout = positive_seconds(approval_timeout, name="approval_timeout")
     runtime = get_runtime()
     _ensure_registered(runtime)
     register_graph(starting_agent)
@@ -255,15 +256,6 @@ def _input_fields(input: str | list[Any] | RunState[Any]) -> dict[str, Any]:
     if isinstance(input, RunState):
         return {"state": input.to_json()}
     return {"input": input}
-
-
-def _seconds(timeout: float | timedelta | None) -> float | None:
-    if timeout is None:
-        return None
-    seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
-    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or seconds <= 0:
-        raise ValueError(f"approval_timeout must be a positive number of seconds or a timedelta, got {timeout!r}")
-    return float(seconds)
 
 
 def _run_to_rest(
