@@ -35,7 +35,12 @@ from dapr_agents_durable.loop.errors import (
     NonDeterminismError,
 )
 from dapr_agents_durable.loop.eventloop import DurableEventLoop
-from dapr_agents_durable.loop.execution import DurableExecution, current_execution, side_effects_suppressed
+from dapr_agents_durable.loop.execution import (
+    DurableExecution,
+    current_execution,
+    on_durable_loop,
+    side_effects_suppressed,
+)
 from dapr_agents_durable.loop.requests import DurableStep
 
 __all__ = [
@@ -51,6 +56,7 @@ __all__ = [
     "current_execution",
     "drive",
     "install_default_shims",
+    "on_durable_loop",
     "register_shim",
     "remove_shim",
     "side_effects_suppressed",

@@ -74,6 +74,20 @@ def current_execution() -> DurableExecution:
     return execution
 
 
+def on_durable_loop() -> bool:
+    """Whether the calling code runs on a durable loop, inside a workflow (never raises).
+
+    Example::
+
+        model = durable_model if on_durable_loop() else real_model
+    """
+    try:
+        current_execution()
+    except DurableLoopError:
+        return False
+    return True
+
+
 def side_effects_suppressed() -> bool:
     """True on a durable loop that replays history, is parked or is being torn down (never raises).
 

@@ -16,9 +16,18 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dapr_agents_durable.loop import DurableExecution
+
+log = logging.getLogger("dapr_agents_durable.approvals")
 
 APPROVAL_EVENT = "dapr_agents_durable.approval"
 """The external event carrying one decision (payload: :meth:`Decision.to_json`)."""
@@ -45,16 +54,22 @@ class Decision:
     """A person's answer for one tool call.
 
     ``always`` extends it to the tool's later calls in the same run (the framework's
-    "always approve/reject"); ``message`` is what a rejected call reports to the model.
+    "always approve/reject"); ``message`` is what a rejected call reports to the model;
+    ``arguments`` (a JSON object as text) replaces the call's arguments when approved,
+    for frameworks that let a person edit a call (PydanticAI's ``ToolApproved``).
     """
 
     call_id: str
     approved: bool
     always: bool = False
     message: str | None = None
+    arguments: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.arguments is None:  # the format without edited arguments stays as it was
+            del data["arguments"]
+        return data
 
     @classmethod
     def from_json(cls, data: Any) -> Decision:
@@ -66,7 +81,20 @@ class Decision:
         message = data.get("message")
         if message is not None and not isinstance(message, str):
             raise ValueError(f"approval event for call {data['call_id']!r}: 'message' must be a string")
-        return cls(data["call_id"], data["approved"], bool(data.get("always", False)), message)
+        arguments = data.get("arguments")
+        if arguments is not None:
+            if not isinstance(arguments, str) or not isinstance(_json_or_none(arguments), dict):
+                raise ValueError(
+                    f"approval event for call {data['call_id']!r}: 'arguments' must be a JSON object as a string"
+                )
+        return cls(data["call_id"], data["approved"], bool(data.get("always", False)), message, arguments)
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def encode_status(pending: list[PendingApproval]) -> str:
@@ -85,3 +113,56 @@ def decode_status(custom_status: str | None) -> list[PendingApproval]:
     if not isinstance(data, dict) or not isinstance(data.get(STATUS_KEY), list):
         return []
     return [PendingApproval(**entry) for entry in data[STATUS_KEY] if isinstance(entry, dict)]
+
+
+def pending_call_ids(custom_status: str | None) -> set[str]:
+    """The call ids a run's custom status says it waits for."""
+    return {p.call_id for p in decode_status(custom_status)}
+
+
+def waits_for_others(answered: frozenset[str] | set[str]) -> Callable[[Any], bool]:
+    """A ``wait_until`` test: the run waits for approvals, none of them one just ``answered``."""
+
+    def settled(state: Any) -> bool:
+        pending = pending_call_ids(state.serialized_custom_status)
+        return bool(pending) and not pending & answered
+
+    return settled
+
+
+async def collect_decisions(
+    execution: DurableExecution, pending: Mapping[str, PendingApproval], timeout: timedelta | None
+) -> dict[str, Decision]:
+    """In a workflow: publish ``pending`` as custom status and wait for a decision on each call.
+
+    One :data:`APPROVAL_EVENT` per call; malformed events and events for other calls are
+    logged and skipped. Calls still undecided after ``timeout`` (workflow time) are
+    rejected with a message saying so. The custom status lists the calls still waiting
+    after each decision; the caller clears it (``encode_status([])``) once it goes on.
+
+    Example::
+
+        decisions = await collect_decisions(current_execution(), {view.call_id: view}, None)
+    """
+    decisions: dict[str, Decision] = {}
+    deadline = None if timeout is None else execution.now() + timeout
+    while len(decisions) < len(pending):
+        execution.context.set_custom_status(
+            encode_status([view for cid, view in pending.items() if cid not in decisions])
+        )
+        remaining = None if deadline is None else max((deadline - execution.now()).total_seconds(), 0.0)
+        try:
+            payload = await execution.wait_for_event(APPROVAL_EVENT, timeout=remaining)
+        except asyncio.TimeoutError:
+            message = f"Tool call was not approved within {timeout}."
+            for cid in pending.keys() - decisions.keys():
+                decisions[cid] = Decision(cid, approved=False, message=message)
+            break
+        try:
+            decision = Decision.from_json(payload)
+        except ValueError as exc:
+            log.warning("run %s: ignoring an approval event: %s", execution.instance_id, exc)
+            continue
+        if decision.call_id in pending and decision.call_id not in decisions:
+            decisions[decision.call_id] = decision
+    return decisions

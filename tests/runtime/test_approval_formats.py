@@ -39,3 +39,14 @@ def test_decisions_read_from_events_with_clear_errors() -> None:
         Decision.from_json({"call_id": "c1", "approved": False, "message": 3})
     with pytest.raises(ValueError, match="non-empty 'call_id'"):
         Decision.from_json(None)
+
+
+def test_edited_arguments_travel_only_when_set_and_must_be_a_json_object() -> None:
+    edited = Decision("c1", approved=True, arguments='{"amount": 3}')
+    assert edited.to_json() == {"call_id": "c1", "approved": True, "always": False, "message": None,
+                                "arguments": '{"amount": 3}'}
+    assert Decision.from_json(edited.to_json()) == edited
+    with pytest.raises(ValueError, match="'arguments' must be a JSON object"):
+        Decision.from_json({"call_id": "c1", "approved": True, "arguments": "[1]"})
+    with pytest.raises(ValueError, match="'arguments' must be a JSON object"):
+        Decision.from_json({"call_id": "c1", "approved": True, "arguments": {"amount": 3}})

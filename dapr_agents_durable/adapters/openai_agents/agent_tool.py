@@ -26,15 +26,10 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import hashlib
-import itertools
-import re
 import weakref
 from collections import Counter
-from collections.abc import Generator, Iterator
-from contextvars import ContextVar
+from collections.abc import Generator
 from types import CellType
 from typing import Any
 
@@ -52,7 +47,6 @@ from openai.types.responses import ResponseFunctionToolCall
 from pydantic import TypeAdapter
 
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, TOOLS, register_graph, tool_key
-from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
 from dapr_agents_durable.adapters.openai_agents.names import AGENT_TOOL_WORKFLOW
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
@@ -60,28 +54,15 @@ from dapr_agents_durable.adapters.openai_agents.tool_seam import DurableToolInvo
 from dapr_agents_durable.loop import DurableExecution, current_execution, drive
 from dapr_agents_durable.loop.errors import ChildWorkflowError, DurableLoopError
 from dapr_agents_durable.loop.execution import bound_execution
+from dapr_agents_durable.loop.replay_aware import make_replay_aware, replay_aware
 from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.runtime.run_ids import derived_run_id
 
 _USAGE = TypeAdapter(Usage)
 _TOOL_CALL = TypeAdapter(ResponseFunctionToolCall)
-_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_REPLAY_AWARE = "_dapr_agents_durable_replay_aware"
 
 
 # ---------------------------------------------------------------------------- identity
-
-
-def derived_run_id(parent_id: str, kind: str, *parts: str) -> str:
-    """A run id that is a pure function of its parent run and the step that starts it.
-
-    Readable (``"<parent>-<kind>-<parts>"``) when that is a valid Dapr instance id
-    (letters, digits, ``-``, ``_``, at most 64 characters); otherwise ``"<kind>-<hash>"``.
-    """
-    readable = "-".join((parent_id, kind, *parts))
-    if _SAFE_ID.fullmatch(readable):
-        return readable
-    digest = hashlib.sha256("\x1f".join((parent_id, kind, *parts)).encode()).hexdigest()[:32]
-    return f"{kind}-{digest}"
 
 
 _FAILURES: dict[str, Exception] = {}
@@ -130,23 +111,12 @@ def as_tool_setting(invoker: Any, name: str) -> Any:
         return None
 
 
-def _replaying() -> bool:
-    execution = bound_execution()
-    return execution is not None and execution.is_replaying
-
-
 def _make_on_stream_replay_aware(invoker: Any) -> None:
     """Make ``as_tool(on_stream=...)`` skip the events a durable replay of the nested run repeats."""
     callback = as_tool_setting(invoker, "on_stream")
     cell = _setting_cell(invoker, "on_stream")
-    if callback is None or cell is None or getattr(callback, _REPLAY_AWARE, False):
-        return
-
-    def on_stream(event: Any) -> Any:
-        return None if _replaying() else callback(event)
-
-    setattr(on_stream, _REPLAY_AWARE, True)
-    cell.cell_contents = on_stream
+    if callback is not None and cell is not None:
+        cell.cell_contents = replay_aware(callback)
 
 
 class DurableAgentToolInvoker(DurableToolInvoker):
@@ -274,7 +244,7 @@ def _refuse_interruptions(context: ToolContext[Any], tool: str) -> None:
 # ---------------------------------------------------------------------------- nested Runner.run
 
 
-def on_durable_loop() -> bool:
+def in_durable_run() -> bool:
     """Whether the calling code runs on a durable loop (inside a workflow).
 
     Code bound to a durable execution but running another event loop (``asyncio.run``
@@ -296,33 +266,3 @@ async def run_on_durable_loop(starting_agent: Agent[Any], input: Any, **kwargs: 
     register_graph(starting_agent)
     make_replay_aware(kwargs.get("hooks"))
     return await agents.Runner.run(starting_agent, input, **kwargs)
-
-
-@dataclasses.dataclass
-class _NestedRuns:
-    run_id: str
-    call_id: str
-    numbers: Iterator[int] = dataclasses.field(default_factory=lambda: itertools.count(1))
-
-
-_NESTED: ContextVar[_NestedRuns | None] = ContextVar("dapr_agents_durable_nested_runs", default=None)
-
-
-@contextlib.contextmanager
-def nested_runs(run_id: str, call_id: str) -> Iterator[None]:
-    """Within the block (one tool call of ``run_id``), runs started without an id get
-    :func:`next_nested_run_id`; every attempt of the call numbers its runs from 1 again."""
-    token = _NESTED.set(_NestedRuns(run_id, call_id))
-    try:
-        yield
-    finally:
-        _NESTED.reset(token)
-
-
-def next_nested_run_id() -> str | None:
-    """The default id of a run started inside a tool activity, or None elsewhere."""
-    scope = _NESTED.get()
-    if scope is None:
-        return None
-    return derived_run_id(scope.run_id, "tool-run", scope.call_id, str(next(scope.numbers)))
-

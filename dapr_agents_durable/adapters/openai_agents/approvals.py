@@ -19,8 +19,6 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any, TypeAlias
@@ -29,15 +27,7 @@ from agents import RunResult, RunResultStreaming, ToolApprovalItem
 from agents.run_state import RunState
 
 from dapr_agents_durable.loop import DurableExecution
-from dapr_agents_durable.runtime.approvals import (
-    APPROVAL_EVENT,
-    Decision,
-    PendingApproval,
-    decode_status,
-    encode_status,
-)
-
-log = logging.getLogger("dapr_agents_durable.openai_agents")
+from dapr_agents_durable.runtime.approvals import Decision, PendingApproval, collect_decisions, encode_status
 
 AnyRunResult: TypeAlias = RunResult | RunResultStreaming
 """What a run of the workflow produces: ``Runner.run``'s result, or ``run_streamed``'s."""
@@ -74,7 +64,8 @@ async def settle(
     while result.interruptions:
         state = result.to_state()  # before the caller sees the result, whatever it does with it
         on_pause(result)
-        decisions = await _collect(execution, state.get_interruptions(), timeout)
+        pending = {call_id(item): pending_view(item) for item in state.get_interruptions()}
+        decisions = await collect_decisions(execution, pending, timeout)
         for item in state.get_interruptions():
             decision = decisions[call_id(item)]
             if decision.approved:
@@ -84,34 +75,6 @@ async def settle(
         execution.context.set_custom_status(encode_status([]))
         result = await resume(state)
     return result
-
-
-async def _collect(
-    execution: DurableExecution, items: list[ToolApprovalItem], timeout: timedelta | None
-) -> dict[str, Decision]:
-    views = {call_id(item): pending_view(item) for item in items}
-    decisions: dict[str, Decision] = {}
-    deadline = None if timeout is None else execution.now() + timeout
-    while len(decisions) < len(views):
-        execution.context.set_custom_status(
-            encode_status([view for cid, view in views.items() if cid not in decisions])
-        )
-        remaining = None if deadline is None else max((deadline - execution.now()).total_seconds(), 0.0)
-        try:
-            payload = await execution.wait_for_event(APPROVAL_EVENT, timeout=remaining)
-        except asyncio.TimeoutError:
-            message = f"Tool call was not approved within {timeout}."
-            for cid in views.keys() - decisions.keys():
-                decisions[cid] = Decision(cid, approved=False, message=message)
-            break
-        try:
-            decision = Decision.from_json(payload)
-        except ValueError as exc:
-            log.warning("run %s: ignoring an approval event: %s", execution.instance_id, exc)
-            continue
-        if decision.call_id in views and decision.call_id not in decisions:
-            decisions[decision.call_id] = decision
-    return decisions
 
 
 def decisions_in(state: RunState[Any]) -> list[Decision]:
@@ -132,18 +95,3 @@ def decisions_in(state: RunState[Any]) -> list[Decision]:
         )
         decisions.append(Decision(cid, approved, always, message))
     return decisions
-
-
-def waits_for_others(answered: set[str]) -> Callable[[Any], bool]:
-    """A ``wait_until`` test: the run waits for approvals, none of them one just ``answered``."""
-
-    def settled(state: Any) -> bool:
-        pending = pending_call_ids(state.serialized_custom_status)
-        return bool(pending) and not pending & answered
-
-    return settled
-
-
-def pending_call_ids(custom_status: str | None) -> set[str]:
-    """The call ids a run's custom status says it waits for."""
-    return {p.call_id for p in decode_status(custom_status)}

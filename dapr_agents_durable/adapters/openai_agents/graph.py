@@ -12,6 +12,7 @@ from typing import Any
 
 from agents import Agent, FunctionTool, Handoff
 
+from dapr_agents_durable.loop.replay_aware import make_replay_aware
 from dapr_agents_durable.runtime import Registry
 
 AGENTS: Registry[Agent[Any]] = Registry("agent")
@@ -29,7 +30,6 @@ def register_graph(agent: Agent[Any]) -> None:
     agents in durable history.
     """
     from dapr_agents_durable.adapters.openai_agents.agent_tool import as_tool_agent, make_agent_tool_durable
-    from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
     from dapr_agents_durable.adapters.openai_agents.mcp_seam import register_servers
     from dapr_agents_durable.adapters.openai_agents.tool_seam import make_durable
 

@@ -33,7 +33,7 @@ from agents.mcp._compat import MCPError
 from mcp.types import CallToolResult, ErrorData, Tool
 
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
-from dapr_agents_durable.adapters.openai_agents.home_loop import Homed, home_loop
+from dapr_agents_durable.loop.home import Homed, home_loop
 from dapr_agents_durable.adapters.openai_agents.names import MCP_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.loop import current_execution

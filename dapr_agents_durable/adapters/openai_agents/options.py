@@ -19,37 +19,23 @@ Example::
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, overload
 
 import dapr.ext.workflow as wf
 from agents import Agent, FunctionTool
 
+from dapr_agents_durable.runtime.options import (
+    OptionsTable,
+    StepOptions,
+    ToolOptions,
+    checked_retry_policy,
+    positive_seconds,
+)
+
 _OPTIONS_ATTR = "_dapr_agents_durable_options"
 
-T = TypeVar("T", Agent[Any], FunctionTool)
-
-
-@dataclass(frozen=True)
-class AgentOptions:
-    """How an agent's model calls run: ``None`` keeps the adapter's default."""
-
-    retry_policy: wf.RetryPolicy | None = None
-    timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class ToolOptions:
-    """How a function tool's calls run."""
-
-    activity: bool = True
-    retry_policy: wf.RetryPolicy | None = None
-
-
-_lock = threading.Lock()
-_agents: dict[str, AgentOptions] = {}
+_agents: OptionsTable[StepOptions] = OptionsTable(StepOptions())
 
 
 @overload
@@ -72,13 +58,11 @@ def durable_options(
     activity: bool = True,
 ) -> Any:
     """Set the durability options of an agent (its model calls) or a function tool; returns it."""
-    if retry_policy is not None and not isinstance(retry_policy, wf.RetryPolicy):
-        raise TypeError(f"retry_policy must be a dapr.ext.workflow.RetryPolicy, got {type(retry_policy).__name__}")
+    checked_retry_policy(retry_policy)
     if isinstance(target, Agent):
         if not activity:
             raise ValueError("activity=False applies to function tools; an agent's model calls are always activities")
-        with _lock:
-            _agents[target.name] = AgentOptions(retry_policy, positive_seconds(timeout, name="timeout"))
+        _agents.set(target.name, StepOptions(retry_policy, positive_seconds(timeout, name="timeout")))
         return target
     if isinstance(target, FunctionTool):
         if timeout is not None:
@@ -91,23 +75,12 @@ def durable_options(
     raise TypeError(f"durable_options takes an agents.Agent or a FunctionTool, got {type(target).__name__}")
 
 
-def agent_options(agent_name: str) -> AgentOptions:
+def agent_options(agent_name: str) -> StepOptions:
     """The options set for the agent named ``agent_name`` (defaults if none)."""
-    with _lock:
-        return _agents.get(agent_name, AgentOptions())
+    return _agents.get(agent_name)
 
 
 def tool_options(tool: FunctionTool) -> ToolOptions:
     """The options set for ``tool`` (defaults if none)."""
     options = getattr(tool, _OPTIONS_ATTR, None)
     return options if isinstance(options, ToolOptions) else ToolOptions()
-
-
-def positive_seconds(value: float | timedelta | None, *, name: str) -> float | None:
-    """``value`` (seconds or a timedelta) as seconds; anything but a positive duration names ``name``."""
-    if value is None:
-        return None
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-        raise ValueError(f"{name} must be a positive number of seconds or a timedelta, got {value!r}")
-    return float(seconds)

@@ -15,12 +15,10 @@ from agents.run_state import RunState
 from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, results, session_seam, streaming
 from dapr_agents_durable.adapters.openai_agents.agent_tool import (
     agent_tool_workflow,
-    next_nested_run_id,
-    on_durable_loop,
+    in_durable_run,
     run_on_durable_loop,
 )
 from dapr_agents_durable.adapters.openai_agents.graph import register_graph
-from dapr_agents_durable.adapters.openai_agents.hooks import make_replay_aware
 from dapr_agents_durable.adapters.openai_agents.mcp_seam import mcp_activity
 from dapr_agents_durable.adapters.openai_agents.model_seam import model_activity
 from dapr_agents_durable.adapters.openai_agents.names import (
@@ -31,12 +29,14 @@ from dapr_agents_durable.adapters.openai_agents.names import (
     TOOL_ACTIVITY,
     WORKFLOW,
 )
-from dapr_agents_durable.adapters.openai_agents.options import positive_seconds
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
+from dapr_agents_durable.loop.replay_aware import make_replay_aware
 from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.options import positive_seconds
+from dapr_agents_durable.runtime.run_ids import next_nested_run_id
 
 
 def _ensure_registered(runtime: DurableRuntime) -> None:
@@ -89,7 +89,7 @@ class Runner:
         same ``run_id`` to continue it. ``approval_timeout`` (seconds or a timedelta)
         rejects calls still undecided after that long.
         """
-        if on_durable_loop():  # called inside a durable run (a guardrail running an agent): inline there
+        if in_durable_run():  # called inside a durable run (a guardrail running an agent): inline there
             return await run_on_durable_loop(
                 starting_agent, input, context=context, max_turns=max_turns, hooks=hooks, run_config=run_config,
                 error_handlers=error_handlers, previous_response_id=previous_response_id,

@@ -7,7 +7,6 @@ back to defaults in another process (a run's durable state never depends on them
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,21 +24,4 @@ class RunSpec:
     session: Any = None
 
 
-class Outcomes:
-    """Results (or exceptions) of runs whose workflow finished in this process, by run id."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._items: dict[str, tuple[bool, Any]] = {}
-
-    def put(self, run_id: str, value: Any, *, failed: bool = False) -> None:
-        with self._lock:
-            self._items[run_id] = (failed, value)
-
-    def pop(self, run_id: str) -> tuple[bool, Any] | None:
-        with self._lock:
-            return self._items.pop(run_id, None)
-
-
 RUNS: dict[str, RunSpec] = {}
-OUTCOMES = Outcomes()

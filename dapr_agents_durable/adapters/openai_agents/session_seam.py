@@ -36,7 +36,7 @@ from agents.memory.openai_conversations_session import OpenAIConversationsSessio
 from agents.memory.session import _call_session_method, _get_session_wrapper
 from dapr.ext.workflow._durabletask.task import NonRetryableError
 
-from dapr_agents_durable.adapters.openai_agents.home_loop import Homed, home_loop
+from dapr_agents_durable.loop.home import Homed, home_loop
 from dapr_agents_durable.adapters.openai_agents.names import SESSION_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.loop import current_execution

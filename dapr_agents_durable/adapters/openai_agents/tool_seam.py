@@ -27,6 +27,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.registry import registered
+from dapr_agents_durable.runtime.run_ids import nested_runs
 
 _USAGE = TypeAdapter(Usage)
 
@@ -88,8 +89,6 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
         agent=agent,
         run_config=spec.run_config if spec else RunConfig(),
     )
-    from dapr_agents_durable.adapters.openai_agents.agent_tool import nested_runs
-
     # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
     with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
         output = await original(tool_context, request["arguments"])

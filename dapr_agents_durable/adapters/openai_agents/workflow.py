@@ -14,11 +14,12 @@ from agents.run_state import RunState
 from dapr_agents_durable.adapters.openai_agents import approvals, streaming
 from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
 from dapr_agents_durable.adapters.openai_agents.session_seam import durable_session
-from dapr_agents_durable.adapters.openai_agents.runs import OUTCOMES, RUNS, RunSpec
+from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tracing import tracing_enabled
 from dapr_agents_durable.loop import current_execution, drive
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.outcomes import hand_over
 
 
 def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
@@ -58,23 +59,17 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
             current_execution(),
             result,
             run,
-            on_pause=lambda paused: _hand_over(ctx.instance_id, paused),
+            on_pause=lambda paused: hand_over(ctx.instance_id, paused),
             timeout=None if timeout is None else timedelta(seconds=timeout),
         )
 
     try:
         result = yield from drive(ctx, main, label=f"agent {agent.name!r}")
     except Exception as exc:
-        _hand_over(ctx.instance_id, exc, failed=True)
+        hand_over(ctx.instance_id, exc, failed=True)
         raise
-    _hand_over(ctx.instance_id, result)
+    hand_over(ctx.instance_id, result)
     return {"last_agent": result.last_agent.name, "final_output": _summary(result.final_output)}
-
-
-def _hand_over(run_id: str, outcome: Any, *, failed: bool = False) -> None:
-    """Give a caller waiting in this process the real result (or exception), and wake it."""
-    OUTCOMES.put(run_id, outcome, failed=failed)
-    get_runtime().notify()
 
 
 def _summary(output: Any) -> Any:

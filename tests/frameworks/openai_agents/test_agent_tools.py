@@ -51,7 +51,7 @@ from test_fidelity import (
 )
 
 from dapr_agents_durable.adapters.openai_agents import Runner, names
-from dapr_agents_durable.adapters.openai_agents.agent_tool import derived_run_id
+from dapr_agents_durable.runtime.run_ids import derived_run_id
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, embedded_app_env, kill_during_request
 from dapr_agents_durable.testing import text as answer_text

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from dapr_agents_durable.loop import DurableEventLoop
+from dapr_agents_durable.loop.eventloop import DurableEventLoop
 
 T = TypeVar("T")
 R = TypeVar("R")
