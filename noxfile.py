@@ -45,6 +45,43 @@ for _extra, _directory in (
         _framework_session(_extra, _directory)
 
 
+UPSTREAM_OPENAI_AGENTS = "openai-agents==0.24.0 --hash=sha256:4b4b285f4fed81fdf1b4ac426a9101658d9cd29b4fb1aaeee18f639b77e704e3"
+"""The SDK release whose own test suite runs against the durable Runner (its source distribution)."""
+
+UPSTREAM_OPENAI_AGENTS_TEST_DEPS = (
+    "openai-agents[voice,viz,litellm,sqlalchemy,encrypt,redis,dapr,mongodb,docker]==0.24.0",
+    "pytest-asyncio", "pytest-mock>=3.14", "inline-snapshot>=0.20.7", "fastapi>=0.110,<1", "aiosqlite>=0.21",
+    "fakeredis>=2.31.3", "websockets", "textual", "rich>=13.1,<15", "eval-type-backport>=0.2.2", "pip",
+)
+
+
+@nox.session(name="upstream-openai-agents", python=PYTHON, default=False)
+def upstream_openai_agents(session: nox.Session) -> None:
+    """The OpenAI Agents SDK's own tests, natively and with the durable Runner swapped in."""
+    session.install("-e", ".[test,openai-agents]", *UPSTREAM_OPENAI_AGENTS_TEST_DEPS)
+    work = Path(session.create_tmp()).resolve()
+    requirement = work / "sdist.txt"
+    requirement.write_text(UPSTREAM_OPENAI_AGENTS + "\n")
+    session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                "--require-hashes", "-r", str(requirement), "-d", str(work))
+    sdist = next(work.glob("openai_agents-*.tar.gz"))
+    session.run("python", "-c", f"import tarfile; tarfile.open({str(sdist)!r}).extractall({str(work)!r}, filter='data')")
+    source = work / sdist.name.removesuffix(".tar.gz")
+    here = Path(__file__).parent / "tests" / "upstream"
+    common = ("-p", "outcomes_plugin", "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=no",
+              "--continue-on-collection-errors",
+              "--timeout=20", *session.posargs)
+    env = {"PYTHONPATH": str(here)}
+    with session.chdir(source):
+        session.run("python", "-m", "pytest", "tests", *common, success_codes=[0, 1],
+                    env={**env, "UPSTREAM_OUTCOMES": str(work / "native.json")})
+        session.run("python", "-m", "pytest", "tests", "-p", "durable_runner_plugin", *common, success_codes=[0, 1],
+                    env={**env, "UPSTREAM_OUTCOMES": str(work / "durable.json"),
+                         "DAPR_AGENTS_DURABLE_DB": str(work / "durable" / "engine.db")})
+    session.run("python", str(here / "compare.py"), str(work / "native.json"), str(work / "durable.json"),
+                str(here / "openai_agents_known.txt"))
+
+
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy over the package, with the adapters' frameworks installed (their real types)."""

@@ -41,12 +41,13 @@ from agents.agent_tool_state import (
     peek_agent_tool_run_result,
     set_agent_tool_state_scope,
 )
+from agents.run import Runner as SdkRunner  # the SDK's own, even where agents.Runner is swapped
 from agents.tool_context import ToolContext
 from agents.usage import Usage
 from openai.types.responses import ResponseFunctionToolCall
 from pydantic import TypeAdapter
 
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, TOOLS, register_graph, tool_key
+from dapr_agents_durable.adapters.openai_agents.graph import TOOLS, find_agent, register_graph, run_graph, tool_key
 from dapr_agents_durable.adapters.openai_agents.names import AGENT_TOOL_WORKFLOW
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
@@ -172,16 +173,16 @@ def _child_request(
 def agent_tool_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
     """Run one agent-tool call: the SDK's tool function on this workflow's durable loop."""
     key = tool_key(request["agent"], request["tool"])
-    tool = TOOLS.get(key)
+    parent = RUNS.get(request["parent"]) or RunSpec()
+    tool = parent.graph.tools.get(key) if parent.graph is not None else TOOLS.get(key)
     if tool is None:
         yield get_runtime().park(ctx, TOOLS, key)
         return None
     invoker = tool.on_invoke_tool
     original = invoker.original if isinstance(invoker, DurableToolInvoker) else invoker
-    parent = RUNS.get(request["parent"]) or RunSpec()
-    # The nested run's activities find the caller's context and run config under this run's id.
+    # The nested run's activities find the caller's context, run config and agents under this run's id.
     run_config = as_tool_setting(original, "run_config") or parent.run_config
-    RUNS[ctx.instance_id] = RunSpec(run_config=run_config, context=parent.context)
+    RUNS[ctx.instance_id] = RunSpec(run_config=run_config, context=parent.context, graph=parent.graph)
     tool_context = _tool_context(request, parent)
 
     async def main() -> dict[str, Any]:
@@ -222,7 +223,7 @@ def _tool_context(request: dict[str, Any], parent: RunSpec) -> ToolContext[Any]:
         tool_arguments=request["arguments"],
         tool_call=_TOOL_CALL.validate_python(raw_call) if raw_call is not None else None,
         tool_namespace=request.get("namespace"),
-        agent=AGENTS.get(request["agent"]),
+        agent=find_agent(request["parent"], request["agent"]),
         run_config=run_config,
     )
     set_agent_tool_state_scope(context, request.get("scope"))
@@ -263,6 +264,6 @@ async def run_on_durable_loop(starting_agent: Agent[Any], input: Any, **kwargs: 
     Its model and tool calls become activities of the current run; the caller gets the
     SDK's own ``RunResult`` (context, items and exceptions are the real objects).
     """
-    register_graph(starting_agent)
+    register_graph(starting_agent, run_graph(current_execution().instance_id))
     make_replay_aware(kwargs.get("hooks"))
-    return await agents.Runner.run(starting_agent, input, **kwargs)
+    return await SdkRunner.run(starting_agent, input, **kwargs)

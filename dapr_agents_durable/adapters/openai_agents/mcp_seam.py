@@ -32,7 +32,7 @@ from agents.mcp import MCPServer
 from agents.mcp._compat import MCPError
 from mcp.types import CallToolResult, ErrorData, Tool
 
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
+from dapr_agents_durable.adapters.openai_agents.graph import find_agent
 from dapr_agents_durable.loop.home import Homed, home_loop
 from dapr_agents_durable.adapters.openai_agents.names import MCP_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
@@ -162,7 +162,7 @@ async def mcp_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any])
         if request["op"] == "list_tools":
             spec = RUNS.get(ctx.workflow_id)
             run_context = RunContextWrapper(context=spec.context if spec else None)
-            agent = AGENTS.get(request["agent"])
+            agent = find_agent(ctx.workflow_id, request["agent"])
             tools = await handle.call(lambda server: _original(server.list_tools)(run_context, agent))
             result: Any = [tool.model_dump(mode="json", by_alias=True) for tool in tools]
         else:

@@ -20,14 +20,13 @@ from agents.models.interface import Model
 from agents.run_internal import run_loop, turn_preparation
 
 from dapr_agents_durable.adapters.openai_agents import model_codec, refs
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, register_graph
+from dapr_agents_durable.adapters.openai_agents.graph import register_graph, run_graph, wait_for_agent
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.options import agent_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.streaming import response_events
 from dapr_agents_durable.loop import current_execution, on_durable_loop
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.registry import registered
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, within
 
 _original_get_model = turn_preparation.get_model
@@ -108,9 +107,10 @@ class DurableModel(Model):
 def durable_get_model(agent: Agent[Any], run_config: RunConfig) -> Model:
     """The SDK's model lookup: a :class:`DurableModel` on a durable loop, the real model elsewhere."""
     if on_durable_loop():
-        if AGENTS.get(agent.name) is not agent:
+        graph = run_graph(current_execution().instance_id)
+        if graph is None or graph.agents.get(agent.name) is not agent:
             # An agent first met inside the run (a guardrail or tool running another agent).
-            register_graph(agent)
+            register_graph(agent, graph)
         return DurableModel(agent.name)
     return _original_get_model(agent, run_config)
 
@@ -123,7 +123,7 @@ def install() -> None:
 async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any]) -> Any:
     """Call the agent's real model with the recorded request; the response is stored in history."""
     request = await asyncio.to_thread(refs.expand_request, ctx, payload)
-    agent = await registered(AGENTS, request["agent"])
+    agent = await wait_for_agent(ctx.workflow_id, request["agent"])
     spec = RUNS.get(ctx.workflow_id)
     model = _original_get_model(agent, spec.run_config if spec else RunConfig())
     # The durable retry policy is the only retry: the OpenAI clients' own retries are off.

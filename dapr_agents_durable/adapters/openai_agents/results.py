@@ -70,6 +70,32 @@ def outcome(runtime: DurableRuntime, run_id: str, state: WorkflowState) -> Any:
     return final_outcome(runtime, WORKFLOW, run_id, state, usable=lambda handed: not _is_interrupted(handed))
 
 
+_RUN_ID_ATTR = "_dapr_agents_durable_run_id"
+
+
+def resumable(result: Any, run_id: str) -> Any:
+    """``result``, whose ``to_state()`` now makes a ``RunState`` that resumes durable run ``run_id``.
+
+    The SDK's own pattern then continues the same durable run without naming it:
+    ``state = result.to_state(); state.approve(item); await Runner.run(agent, state)``.
+    """
+    to_state = result.to_state
+
+    def to_state_of_run(*args: Any, **kwargs: Any) -> Any:
+        state = to_state(*args, **kwargs)
+        setattr(state, _RUN_ID_ATTR, run_id)
+        return state
+
+    result.to_state = to_state_of_run
+    return result
+
+
+def run_id_of(state: Any) -> str | None:
+    """The durable run a ``RunState`` resumes (made by a :func:`resumable` result), or None."""
+    run_id = getattr(state, _RUN_ID_ATTR, None)
+    return run_id if isinstance(run_id, str) else None
+
+
 def _is_interrupted(handed: tuple[bool, Any]) -> bool:
     failed, value = handed
     return not failed and bool(getattr(value, "interruptions", None))

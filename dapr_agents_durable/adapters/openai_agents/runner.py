@@ -104,11 +104,16 @@ class Runner:
         runtime, run_id, request = prepared.runtime, prepared.run_id, prepared.request
         RUNS[run_id] = prepared.spec
         session_seam.register(run_id, session)
+        paused = False
         try:
-            return await asyncio.to_thread(_run_to_rest, runtime, request, run_id, prepared.decisions)
+            result = await asyncio.to_thread(_run_to_rest, runtime, request, run_id, prepared.decisions)
+            # A paused run keeps its objects here: an answer from another process resumes it with them.
+            paused = bool(result.interruptions)
+            return results.resumable(result, run_id)
         finally:
-            RUNS.pop(run_id, None)
-            session_seam.unregister(run_id)
+            if not paused:
+                RUNS.pop(run_id, None)
+                session_seam.unregister(run_id)
 
     @classmethod
     def run_sync(cls, starting_agent: Agent[Any], input: str | list[Any] | RunState[Any], **kwargs: Any) -> RunResult:
@@ -217,17 +222,15 @@ def _prepare(
         raise TypeError(f"starting_agent must be an agents.Agent, got {type(starting_agent).__name__}")
     if run_id is not None and (not isinstance(run_id, str) or not run_id):
         raise ValueError("run_id must be a non-empty string (or None for a new run)")
+    if run_id is None:
+        # A RunState made from a durable result resumes that run; one from elsewhere starts a new run.
+        run_id = results.run_id_of(input) if isinstance(input, RunState) else None
     if run_id is None and not isinstance(input, RunState):
         run_id = next_nested_run_id()  # inside a tool activity: derived from the tool call
-    if isinstance(input, RunState) and run_id is None:
-        raise ValueError(
-            "resuming from a RunState needs the durable run's id: "
-            "Runner.run(agent, result.to_state(), run_id=<the run_id of the interrupted run>)"
-        )
     timeout = positive_seconds(approval_timeout, name="approval_timeout")
     runtime = get_runtime()
     _ensure_registered(runtime)
-    register_graph(starting_agent)
+    graph = register_graph(starting_agent)
     run_id = run_id or uuid.uuid4().hex
     make_replay_aware(hooks)
     if isinstance(input, RunState) and input._context is not None:
@@ -246,7 +249,7 @@ def _prepare(
         },
         what=f"input of agent {starting_agent.name!r}",
     )
-    spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session)
+    spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session, graph)
     decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
     return _Prepared(runtime, run_id, request, spec, decisions)
 

@@ -8,9 +8,12 @@ back to defaults in another process (a run's durable state never depends on them
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents import RunConfig, RunHooks
+
+if TYPE_CHECKING:
+    from dapr_agents_durable.adapters.openai_agents.graph import Graph
 
 
 @dataclass
@@ -22,6 +25,7 @@ class RunSpec:
     hooks: RunHooks[Any] | None = None
     error_handlers: Any = None
     session: Any = None
+    graph: Graph | None = None
 
 
 RUNS: dict[str, RunSpec] = {}

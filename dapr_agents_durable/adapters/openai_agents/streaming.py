@@ -63,7 +63,6 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-import agents
 from agents import (
     Agent,
     AgentUpdatedStreamEvent,
@@ -76,6 +75,7 @@ from agents.items import ModelResponse, RunItem, TResponseStreamEvent
 from agents.run_internal.run_steps import QueueCompleteSentinel
 from agents.run_internal.streaming import stream_step_items_to_queue
 from agents.run_internal.turn_preparation import get_output_schema
+from agents.run import Runner as SdkRunner  # the SDK's own, even where agents.Runner is swapped
 from agents.run_state import RunState
 from agents.stream_events import StreamEvent
 from agents.usage import Usage, _attach_normalized_usage, _attach_raw_usage_snapshot
@@ -229,7 +229,7 @@ def _new_result(
     if isinstance(input, RunState):
         agent = input._current_agent or agent
         max_turns = input._max_turns
-    return DurableRunResultStreaming(
+    result = DurableRunResultStreaming(
         input="" if isinstance(input, RunState) else copy.deepcopy(input),
         new_items=[],
         raw_responses=[],
@@ -248,6 +248,7 @@ def _new_result(
         _max_turns_handled=True,
         run_id=run_id,
     )
+    return results.resumable(result, run_id)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------- the in-process channel
@@ -335,7 +336,7 @@ async def streamed_run(starting_agent: Agent[Any], input: Any, **options: Any) -
     Takes ``agents.Runner.run``'s arguments, so the workflow calls either one alike.
     """
     run_id = current_execution().instance_id
-    result = agents.Runner.run_streamed(starting_agent, input, **options)
+    result = SdkRunner.run_streamed(starting_agent, input, **options)
     async for event in result.stream_events():
         _publish(run_id, event)
     return result

@@ -18,7 +18,7 @@ from agents.usage import Usage
 from pydantic import TypeAdapter
 
 from dapr_agents_durable.adapters.openai_agents import refs
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, TOOLS, tool_key
+from dapr_agents_durable.adapters.openai_agents.graph import find_agent, wait_for_tool
 from dapr_agents_durable.adapters.openai_agents.names import TOOL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.options import tool_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
@@ -26,7 +26,6 @@ from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output,
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.registry import registered
 from dapr_agents_durable.runtime.run_ids import nested_runs
 
 _USAGE = TypeAdapter(Usage)
@@ -73,9 +72,8 @@ def make_durable(tool: FunctionTool) -> None:
 
 async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
     """Run the real tool function; its output is stored in history."""
-    key = tool_key(request["agent"], request["tool"])
-    tool = await registered(TOOLS, key)
-    agent = AGENTS.get(request["agent"])
+    tool = await wait_for_tool(ctx.workflow_id, request["agent"], request["tool"])
+    agent = find_agent(ctx.workflow_id, request["agent"])
     spec = RUNS.get(ctx.workflow_id)
     invoker = tool.on_invoke_tool
     original = invoker.original if isinstance(invoker, DurableToolInvoker) else invoker

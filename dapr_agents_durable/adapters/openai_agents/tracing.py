@@ -1,24 +1,26 @@
-"""Tracing of durable runs: off inside the workflow unless enabled, and never twice for a step.
+"""Tracing of durable runs: as native by default, and never twice for a step.
 
-By default a durable run traces nothing from the workflow side (its code is
-replayed after a restart and whenever a finished run's result is rebuilt).
-:func:`enable_tracing` turns the SDK's tracing back on for durable runs and puts
-:class:`ReplayAwareProcessor` in front of the SDK's processors: trace and span
-events that happen while a run replays its history are dropped, so each span
-reaches the app's processors (``agents.add_trace_processor`` and friends) when
-it starts and ends live, once. A span begun before a restart and ended after it
-is reported at its end only.
+A durable run traces as the SDK does natively (``set_tracing_disabled`` and
+``RunConfig(tracing_disabled=True)`` turn it off, as they do natively). Its workflow
+code is replayed after a restart and whenever a finished run's result is rebuilt, so
+before each run :class:`ReplayAwareProcessor` is put in front of the SDK's processors:
+trace and span events that happen while a run replays its history are dropped, and
+each span reaches the app's processors (``agents.add_trace_processor`` and friends)
+when it starts and ends live, once. A span begun before a restart and ended after it
+is reported at its end only. ``enable_tracing(False)`` turns tracing off for durable
+runs only; with a trace provider other than the SDK's default (which cannot be made
+replay-aware from outside) durable runs trace nothing, and say so once in the log.
 
 Example::
 
     from dapr_agents_durable.adapters.openai_agents import enable_tracing
 
-    enable_tracing()
-    result = await Runner.run(agent, "hi", run_id="traced-1")
+    enable_tracing(False)    # durable runs untraced; plain agents.Runner runs unchanged
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -26,8 +28,11 @@ from agents.tracing import Span, Trace, TracingProcessor, get_trace_provider
 
 from dapr_agents_durable.loop import side_effects_suppressed
 
+log = logging.getLogger("dapr_agents_durable.openai_agents")
+
 _lock = threading.Lock()
-_enabled = False
+_enabled = True
+_warned = False
 
 
 class ReplayAwareProcessor(TracingProcessor):
@@ -64,21 +69,29 @@ class ReplayAwareProcessor(TracingProcessor):
 
 
 def enable_tracing(enabled: bool = True) -> None:
-    """Trace durable runs with the SDK's tracing, once per live step (``False``: the default, off)."""
+    """Trace durable runs with the SDK's tracing, once per live step (the default), or not (``False``)."""
     global _enabled
     with _lock:
-        provider = get_trace_provider()
-        processor = getattr(provider, "_multi_processor", None)  # the SDK's DefaultTraceProvider
-        if processor is None:
-            raise TypeError(
-                f"enable_tracing() wraps the processors of the SDK's default trace provider; the installed "
-                f"provider is a {type(provider).__name__}: make it replay-aware itself or leave tracing off"
-            )
-        if enabled and not isinstance(processor, ReplayAwareProcessor):
-            provider._multi_processor = ReplayAwareProcessor(processor)  # type: ignore[attr-defined]
         _enabled = enabled
 
 
 def tracing_enabled() -> bool:
-    """Whether durable runs are traced (see :func:`enable_tracing`)."""
-    return _enabled
+    """Whether durable runs are traced: on unless :func:`enable_tracing` turned it off, and the
+    installed trace provider's processors can be made replay-aware (done here, once per provider)."""
+    global _warned
+    with _lock:
+        if not _enabled:
+            return False
+        provider = get_trace_provider()
+        processor = getattr(provider, "_multi_processor", None)  # the SDK's DefaultTraceProvider
+        if processor is None:
+            if not _warned:
+                _warned = True
+                log.warning(
+                    "durable runs are not traced: the installed trace provider (%s) is not the SDK's default, "
+                    "whose processors can be made replay-aware", type(provider).__name__
+                )
+            return False
+        if not isinstance(processor, ReplayAwareProcessor):
+            provider._multi_processor = ReplayAwareProcessor(processor)  # type: ignore[attr-defined]
+        return True

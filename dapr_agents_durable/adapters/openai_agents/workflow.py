@@ -7,12 +7,12 @@ from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
-import agents
 import dapr.ext.workflow as wf
+from agents.run import Runner as SdkRunner  # the SDK's own, even where agents.Runner is swapped
 from agents.run_state import RunState
 
 from dapr_agents_durable.adapters.openai_agents import approvals, streaming
-from dapr_agents_durable.adapters.openai_agents.graph import AGENTS
+from dapr_agents_durable.adapters.openai_agents.graph import AGENTS, find_agent
 from dapr_agents_durable.adapters.openai_agents.session_seam import durable_session
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tracing import tracing_enabled
@@ -24,10 +24,10 @@ from dapr_agents_durable.runtime.outcomes import hand_over
 
 def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
     """Run one agent run; the real ``RunResult`` is handed to a caller in this process."""
-    agent = AGENTS.get(request["agent"])
+    agent = find_agent(ctx.instance_id, request["agent"])
     while agent is None:  # registering the agent in this process wakes the run up
         yield get_runtime().park(ctx, AGENTS, request["agent"])
-        agent = AGENTS.get(request["agent"])
+        agent = find_agent(ctx.instance_id, request["agent"])
     spec = RUNS.get(ctx.instance_id) or RunSpec()
     run_config = spec.run_config
     if not run_config.tracing_disabled and not tracing_enabled():
@@ -35,7 +35,7 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
 
     async def run(input: Any, **first: Any) -> approvals.AnyRunResult:
         # A streamed run (``Runner.run_streamed``) runs the SDK's run_streamed, publishing its events.
-        runner = streaming.streamed_run if request.get("stream") else agents.Runner.run
+        runner = streaming.streamed_run if request.get("stream") else SdkRunner.run
         return await runner(
             agent, input, hooks=spec.hooks, run_config=run_config, error_handlers=spec.error_handlers,
             session=durable_session(request.get("session")), **first

@@ -152,13 +152,36 @@ async def test_undecided_calls_are_rejected_after_the_approval_timeout() -> None
 
 async def test_bad_arguments_are_refused_with_clear_errors() -> None:
     agent, _ = _agent("refunds-bad-args", one_refund)
-    result = await NativeRunner.run(agent, "refund")
-    with pytest.raises(ValueError, match="needs the durable run's id"):
-        await Runner.run(agent, result.to_state())
     with pytest.raises(ValueError, match="approval_timeout must be a positive"):
         await Runner.run(agent, "refund", approval_timeout=-3)
     with pytest.raises(LookupError, match="no durable run with id 'missing-run'"):
         get_runtime().approve("missing-run", "c1")
+
+
+async def test_the_sdks_resume_pattern_without_a_run_id_continues_the_same_durable_run() -> None:
+    refunds.clear()
+    agent, model = _agent("refunds-no-id", one_refund)
+    first = await Runner.run(agent, "refund")
+    run_id = first.to_state()._dapr_agents_durable_run_id  # type: ignore[attr-defined]
+    state = first.to_state()
+    state.approve(first.interruptions[0])
+    final = await Runner.run(agent, state)
+    assert final.final_output == "refunded 5"
+    assert refunds == [5]
+    assert model.calls == 2
+    assert get_runtime().state(run_id).runtime_status.name == "COMPLETED"
+
+
+async def test_a_native_run_state_without_a_run_id_starts_a_new_durable_run() -> None:
+    refunds.clear()
+    agent, model = _agent("refunds-native-no-id", one_refund)
+    native = await NativeRunner.run(agent, "refund")
+    state = native.to_state()
+    state.approve(native.interruptions[0])
+    final = await Runner.run(agent, state)
+    assert final.final_output == "refunded 5"
+    assert refunds == [5]
+    assert model.calls == 2  # one native call, one durable
 
 
 async def test_a_native_run_state_starts_a_durable_run() -> None:

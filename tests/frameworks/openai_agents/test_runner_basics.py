@@ -68,3 +68,39 @@ async def test_durable_result_matches_the_native_run() -> None:
     assert durable.final_output == native.final_output
     assert [type(i).__name__ for i in durable.new_items] == [type(i).__name__ for i in native.new_items]
     assert durable.context_wrapper.usage.requests == native.context_wrapper.usage.requests
+
+
+async def test_agents_built_per_request_with_one_name_each_run_as_built() -> None:
+    import asyncio
+
+    @function_tool
+    def greet(name: str) -> str:
+        """Greet someone."""
+        return f"hello {name}"
+
+    def per_user(user: str) -> Agent[Any]:
+        def rule(items: list[Any]) -> list[Any]:
+            done = outputs(items)
+            if not done:
+                return [tool_call("greet", {"name": user}, f"g-{user}")]
+            return [message(f"{done[0]['output']}, from the agent of {user}")]
+
+        return Agent(name="assistant", instructions=f"You serve {user}.", tools=[greet], model=ScriptedModel(rule))
+
+    first = await Runner.run(per_user("ana"), "hi", run_id="same-name-ana")
+    both = await asyncio.gather(
+        Runner.run(per_user("bo"), "hi", run_id="same-name-bo"), Runner.run(per_user("cy"), "hi", run_id="same-name-cy")
+    )
+    assert first.final_output == "hello ana, from the agent of ana"
+    assert [r.final_output for r in both] == ["hello bo, from the agent of bo", "hello cy, from the agent of cy"]
+    assert all(r.last_agent.name == "assistant" for r in (first, *both))
+
+
+def test_a_run_whose_caller_is_gone_refuses_an_ambiguous_agent_name() -> None:
+    from dapr_agents_durable.adapters.openai_agents.graph import AmbiguousAgent, find_agent, register_graph
+
+    register_graph(Agent(name="twin", instructions="one"))
+    register_graph(Agent(name="twin", instructions="two"))
+    with pytest.raises(AmbiguousAgent, match="several different agents of that name"):
+        find_agent("run-of-another-process", "twin")
+    assert find_agent("run-of-another-process", "no-such-agent") is None

@@ -535,12 +535,18 @@ async def test_a_streamed_run_rejects_undecided_calls_after_its_approval_timeout
     assert refunds == []
 
 
-async def test_resuming_a_streamed_run_from_a_run_state_needs_its_run_id() -> None:
-    agent, _ = refund_graph("stream_refunds_no_id", [], one_refund)
-    native = NativeRunner.run_streamed(agent, "refund my orders")
-    await collect(native)
-    with pytest.raises(ValueError, match="needs the durable run's id"):
-        Runner.run_streamed(agent, native.to_state())
+async def test_a_streamed_run_resumes_from_its_run_state_without_naming_the_run() -> None:
+    refunds: list[int] = []
+    agent, model = refund_graph("stream_refunds_no_id", refunds, one_refund)
+    paused = Runner.run_streamed(agent, "refund my orders")
+    await collect(paused)
+    state = paused.to_state()
+    state.approve(paused.interruptions[0])
+    result = Runner.run_streamed(agent, state)
+    await collect(result)
+    assert result.run_id == paused.run_id
+    assert result.final_output == "refunded 5"
+    assert refunds == [5] and model.calls == 2
 
 
 async def test_a_native_run_state_starts_a_durable_streamed_run() -> None:

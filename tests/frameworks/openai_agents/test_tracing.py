@@ -1,4 +1,4 @@
-"""Tracing: off inside durable runs unless enabled; when enabled, each live step is traced once."""
+"""Tracing: durable runs trace as native runs do, each live step once; enable_tracing(False) turns it off."""
 
 from __future__ import annotations
 
@@ -65,15 +65,22 @@ def collector() -> Iterator[Collector]:
     yield collector
     set_tracing_disabled(True)
     set_trace_processors([])
-    enable_tracing(False)
+    enable_tracing()
 
 
 def _agent(name: str) -> Agent[Any]:
     return Agent(name=name, instructions="Answer.", tools=[lookup], model=ScriptedModel(rule))
 
 
-async def test_durable_runs_trace_nothing_unless_enabled(collector: Collector) -> None:
+async def test_durable_runs_trace_nothing_when_turned_off(collector: Collector) -> None:
+    enable_tracing(False)
     await Runner.run(_agent("trace-off"), "weather", run_id="trace-off")
+    assert collector.spans == [] and collector.traces == []
+
+
+async def test_the_sdks_own_switch_turns_durable_tracing_off(collector: Collector) -> None:
+    set_tracing_disabled(True)
+    await Runner.run(_agent("trace-sdk-off"), "weather", run_id="trace-sdk-off")
     assert collector.spans == [] and collector.traces == []
 
 
@@ -87,7 +94,6 @@ async def _native_spans(collector: Collector) -> list[str]:
 
 
 async def _check_durable_spans(collector: Collector, run_id: str, native: list[str]) -> None:
-    enable_tracing()
     agent = _agent(run_id)
     await Runner.run(agent, "weather", run_id=run_id)
     assert sorted(s.replace(run_id, "AGENT") for s in collector.spans) == native
@@ -99,7 +105,7 @@ async def _check_durable_spans(collector: Collector, run_id: str, native: list[s
     assert collector.spans == []
 
 
-async def test_enabled_tracing_records_each_step_once(collector: Collector) -> None:
+async def test_durable_runs_trace_each_step_once_by_default(collector: Collector) -> None:
     await _check_durable_spans(collector, "trace-warm", await _native_spans(collector))
 
 
