@@ -138,6 +138,19 @@ def workflow_name(events: Sequence[HistoryEvent]) -> str | None:
     return None
 
 
+def parent_instance_id(events: Sequence[HistoryEvent]) -> str | None:
+    """The parent's instance id from the history's executionStarted event (a child workflow's)."""
+    event = execution_started(events)
+    if event is None or not event.executionStarted.HasField("parentInstance"):
+        return None
+    parent = event.executionStarted.parentInstance
+    # dapr 1.19 names the field workflowInstance; the 1.18 protocol names it orchestrationInstance.
+    instance = getattr(parent, "workflowInstance", None) or getattr(parent, "orchestrationInstance", None)
+    if instance is None:
+        return None
+    return str(instance.instanceId) or None
+
+
 def detached(event: HistoryEvent) -> HistoryEvent:
     """A copy of ``event`` that does not keep the work item's whole request in memory."""
     copy = HistoryEvent()

@@ -60,7 +60,12 @@ def drive(
         while (waiting := execution.advance()) is not None:
             yield when_any(waiting)
             execution.resume()
-        result: T = execution.result()
+        try:
+            result: T = execution.result()
+        except BaseException as exc:
+            execution.report_end(exc)
+            raise
+        execution.report_end(None)
         return result
     finally:
         execution.close()

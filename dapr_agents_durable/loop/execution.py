@@ -30,6 +30,7 @@ from typing import Any
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy
 from dapr.ext.workflow._durabletask import task as sdk_task
 
+from dapr_agents_durable.loop import observers
 from dapr_agents_durable.loop.errors import DurableLoopError
 from dapr_agents_durable.loop.eventloop import DurableEventLoop
 from dapr_agents_durable.loop.requests import (
@@ -138,7 +139,9 @@ class DurableExecution:
         self.loop = DurableEventLoop(
             self._workflow_seconds, quiet=lambda: self.suppress_side_effects
         )
-        self._scheduler = Scheduler(ctx, self.loop, self._work_item, self.describe)
+        self._scheduler = Scheduler(
+            ctx, self.loop, self._work_item, self.describe, lambda step: observers.report_step(self, step)
+        )
         if self._work_item is not None:
             self._work_item.adopt(self)
 
@@ -205,6 +208,11 @@ class DurableExecution:
     def instance_id(self) -> str:
         """The workflow instance id."""
         return str(self._ctx.instance_id)
+
+    @property
+    def parent_instance_id(self) -> str | None:
+        """The instance id of the workflow that started this one as a child, if any."""
+        return self._work_item.parent_instance_id if self._work_item is not None else None
 
     @property
     def workflow_name(self) -> str | None:
@@ -322,6 +330,10 @@ class DurableExecution:
         """Make the calling thread the owner; only when :meth:`can_run_here`."""
         assert self.can_run_here()
         self._owner = threading.get_ident()
+
+    def report_end(self, error: BaseException | None) -> None:
+        """Tell the step observers that the run ended (live only; see :mod:`~dapr_agents_durable.loop.observers`)."""
+        observers.report_run(self, observers.FinishedRun(self._started_at, self._ctx.current_utc_datetime, error))
 
     def result(self) -> Any:
         """The main coroutine's result (or its exception, raised)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from dapr.ext.workflow import RetryPolicy
@@ -63,6 +63,7 @@ class DurableRequest:
     instance_id: str | None = None
     timeout: timedelta | None = None
     task: sdk_task.Task[Any] | None = field(default=None, repr=False)
+    scheduled_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dapr_agents_durable.loop.errors import (
     nondeterminism_message,
 )
 from dapr_agents_durable.loop.eventloop import DurableEventLoop
+from dapr_agents_durable.loop.observers import FinishedStep
 from dapr_agents_durable.loop.requests import DurableRequest, DurableStep, RequestKind
 from dapr_agents_durable.loop.workitem import WorkItem
 
@@ -46,7 +47,9 @@ class Scheduler:
         loop: DurableEventLoop,
         work_item: WorkItem | None,
         describe: Callable[[], str],
+        observe: Callable[[FinishedStep], None] | None = None,
     ) -> None:
+        self._observe = observe
         self._ctx = ctx
         self._loop = loop
         self._work_item = work_item
@@ -75,6 +78,7 @@ class Scheduler:
                 continue
             before = _sdk.sequence_number(self._ctx)
             request.task = self._start_task(request)
+            request.scheduled_at = self._ctx.current_utc_datetime
             self._journal_step(request.kind, request.name, request.input_json, before)
             if request.kind == "event":
                 request.future.add_done_callback(
@@ -174,6 +178,24 @@ class Scheduler:
             _sdk.forget_event_waiter(self._ctx, request.name, request.task)
 
     def _settle(self, request: DurableRequest, done: sdk_task.Task[Any]) -> None:
+        self._settle_future(request, done)
+        if request.kind in ("activity", "child workflow") and self._observe is not None:
+            future = request.future
+            error = future.exception() if not future.cancelled() else None
+            self._observe(
+                FinishedStep(
+                    request.kind,  # type: ignore[arg-type]
+                    request.name,
+                    request.input,
+                    None if error is not None else future.result(),
+                    error,
+                    request.scheduled_at or self._ctx.current_utc_datetime,
+                    self._ctx.current_utc_datetime,
+                    request.instance_id,
+                )
+            )
+
+    def _settle_future(self, request: DurableRequest, done: sdk_task.Task[Any]) -> None:
         if not done.is_failed:
             request.future.set_result(done.get_result())
             return

@@ -57,6 +57,7 @@ class WorkItem:
         self.instance_id = instance_id
         self._events = [*old_events, *new_events]
         self.workflow_name = _sdk.workflow_name(self._events)
+        self.parent_instance_id = _sdk.parent_instance_id(self._events)
         self._registry = registry
         # A continued context created every action the history records: none above this id.
         self._recorded_up_to = (

@@ -18,10 +18,12 @@ from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
 from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
+from dapr_agents_durable.loop.observers import add_observer
 from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, PendingApproval, decode_status
 from dapr_agents_durable.runtime.local_replay import replay_locally
 from dapr_agents_durable.runtime.registry import Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
+from dapr_agents_durable.runtime.telemetry import SPANS
 
 log = logging.getLogger("dapr_agents_durable.runtime")
 
@@ -141,6 +143,7 @@ class DurableRuntime:
                 log.info("durable runtime: using the %s", target.describe())
             self._target = target
             self._host, self._port = host, port
+            add_observer(SPANS)  # OpenTelemetry spans of live steps, when configured (runtime.telemetry)
             self._client = wf.DaprWorkflowClient(host=host, port=port)
             if self._workflows or self._activities:
                 self._start_worker()

@@ -12,7 +12,7 @@ from agents import Agent, RunConfig, RunErrorHandlers, RunHooks, RunResult, Sess
 from agents.run_config import DEFAULT_MAX_TURNS
 from agents.run_state import RunState
 
-from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, results, session_seam, streaming
+from dapr_agents_durable.adapters.openai_agents import approvals, model_seam, results, session_seam, spans, streaming
 from dapr_agents_durable.adapters.openai_agents.agent_tool import (
     agent_tool_workflow,
     in_durable_run,
@@ -41,6 +41,7 @@ from dapr_agents_durable.runtime.run_ids import next_nested_run_id
 
 def _ensure_registered(runtime: DurableRuntime) -> None:
     model_seam.install()
+    spans.install()
     runtime.register_workflow(WORKFLOW, run_workflow)
     runtime.register_workflow(AGENT_TOOL_WORKFLOW, agent_tool_workflow)
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
