@@ -85,6 +85,13 @@ def upstream_openai_agents(session: nox.Session) -> None:
                 str(here / "openai_agents_known.txt"))
 
 
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Every benchmark, with the peers (DBOS) installed; rewrites benchmarks/README.md's latest run."""
+    session.install("-e", ".[openai-agents]", "dbos==3.4.0", "dbos-openai-agents==0.3.0")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy over the package, with the adapters' frameworks installed (their real types)."""
