@@ -28,3 +28,12 @@ os.environ.update(
 def _crewai_home() -> Iterator[str]:
     yield _HOME
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def durable_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    from dapr_agents_durable.runtime import get_runtime
+
+    os.environ["DAPR_AGENTS_DURABLE_DB"] = str(tmp_path_factory.mktemp("engine") / "engine.db")
+    yield
+    get_runtime().stop()

@@ -1,0 +1,61 @@
+"""Failures crossing the boundaries of the CrewAI adapter's seams.
+
+CrewAI catches ``Exception`` around tool calls and LLM calls (a failed tool becomes a
+message to the agent; a failed task is retried). The durable loop's own control-flow
+errors (non-determinism, a seam used off the loop) must end the run instead, so the
+seams wrap them in :class:`DurableAbort`, a ``BaseException`` CrewAI lets through, and
+the workflow unwraps it (:func:`unwrapped`).
+
+A failed activity comes back as an :class:`~dapr_agents_durable.loop.ActivityError`;
+:func:`as_raised` rebuilds the exception the LLM or tool raised, as close as it can.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+from collections.abc import Iterator
+
+from dapr_agents_durable.loop.errors import DurableLoopError, DurableTaskError
+
+
+class DurableAbort(BaseException):
+    """Carries a durable-loop error through CrewAI's ``except Exception`` blocks."""
+
+    def __init__(self, error: DurableLoopError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@contextlib.contextmanager
+def aborting() -> Iterator[None]:
+    """Within the block, durable-loop errors become :class:`DurableAbort`."""
+    try:
+        yield
+    except DurableLoopError as exc:
+        raise DurableAbort(exc) from exc
+
+
+class CallFailed(Exception):
+    """An LLM or tool raised an exception type that cannot be rebuilt here; its text is the original's."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def as_raised(err: DurableTaskError) -> Exception:
+    """The exception the activity's LLM or tool raised: same type for built-ins, else :class:`CallFailed`.
+
+    ``runtime.retries.fail_for_retry`` records a non-retryable failure as ``"<type>: <message>"``.
+    """
+    error_type, message = err.error_type, err.error_message
+    if error_type == "NonRetryableError" and ": " in message:
+        error_type, message = message.split(": ", 1)
+    kind = getattr(builtins, error_type, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(message)
+        except Exception:  # a built-in with a different constructor
+            pass
+    return CallFailed(error_type, message)
