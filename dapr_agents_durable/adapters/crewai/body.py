@@ -57,6 +57,7 @@ def run_in_scope(
                 return await main(entered)
         except DurableAbort as abort:
             raise abort.error from abort
+
         finally:
             reset_provider(token)
 

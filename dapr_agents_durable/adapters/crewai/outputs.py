@@ -19,6 +19,8 @@ from dapr_agents_durable.runtime.codec import checked
 
 def encode_task_output(output: TaskOutput) -> dict[str, Any]:
     data = output.model_dump(mode="json")
+    # Declared as a bare BaseModel, the structured output would dump as {}.
+    data["pydantic"] = None if output.pydantic is None else output.pydantic.model_dump(mode="json")
     return checked(data, what=f"output of task {output.name or output.description!r}")  # type: ignore[no-any-return]
 
 

@@ -95,7 +95,7 @@ def _llm_slots(crew: Crew) -> list[tuple[str, Any]]:
         slots.append((f"agents.{index}.function_calling_llm", vars(agent).get("function_calling_llm")))
     if crew.manager_agent is not None:
         slots.append(("manager.llm", crew.manager_agent.llm))
-        slots.append(("manager.function_calling_llm", crew.manager_vars(agent).get("function_calling_llm")))
+        slots.append(("manager.function_calling_llm", vars(crew.manager_agent).get("function_calling_llm")))
     slots.append(("manager_llm", crew.manager_llm))
     slots.append(("function_calling_llm", vars(crew).get("function_calling_llm")))
     slots.append(("planning_llm", crew.planning_llm))

@@ -70,8 +70,15 @@ async def _aexecute_sync(self: Task, agent: Any = None, context: str | None = No
 def _execute_task(self: Agent, task: Task, context: str | None = None, tools: Any = None) -> Any:
     """``Agent.execute_task``: in sync code on the durable loop (a delegation), the async one."""
     if isinstance(greenlet.getcurrent(), BridgeGreenlet) and on_durable_loop():
+        fresh_executor(self)
         return await_only(self.aexecute_task(task, context, tools))
     return _native_execute_task(self, task, context, tools)
+
+
+def fresh_executor(agent: Any) -> None:
+    """Let the agent build a new executor for this execution: one left behind by an execution the
+    worker abandoned (a replay started over) may still count as running until it is torn down."""
+    agent.agent_executor = None
 
 
 def install() -> None:
@@ -93,6 +100,7 @@ def task_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Any:
         task = crew.tasks[request["task"]]
         agent = runs.find_agent(crew, request["agent"])
         tools = crew._prepare_tools(agent, task, task.tools or agent.tools or [])
+        fresh_executor(agent)
         output = await _native_aexecute_sync(task, agent, request["context"], tools)
         return {"output": encode_task_output(output), "usage": scope.usage}
 
