@@ -1,0 +1,43 @@
+"""A durable crew for crash tests, against an OpenAI-compatible server.
+
+Usage: python crew_app.py BASE_URL RUN_ID TOOL_LOG MODE
+MODE "loop": one agent, one task, a tool loop. MODE "three": three tasks in a row, each
+one tool call and an answer. The engine database comes from DAPR_AGENTS_DURABLE_DB, the
+key from OPENAI_API_KEY. Prints one JSON line with the crew output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from crewai import LLM, Agent, Task
+from crewai.tools import tool
+
+from dapr_agents_durable.adapters.crewai import Crew
+from dapr_agents_durable.runtime import idempotency_key
+
+base_url, run_id, tool_log, mode = sys.argv[1:5]
+
+
+@tool("record_step")
+def record_step(n: int) -> str:
+    """Record step n of the plan."""
+    with open(tool_log, "a") as log:
+        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
+        log.flush()
+        os.fsync(log.fileno())
+    return f"step {n} recorded"
+
+
+llm = LLM(model="openai/scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])
+planner = Agent(role="planner", goal="record every step", backstory="a careful clerk", llm=llm, tools=[record_step],
+                max_iter=30)
+if mode == "loop":
+    tasks = [Task(description="Record the 14 steps, one tool call per turn.", expected_output="a summary", agent=planner)]
+else:
+    tasks = [Task(description=f"Record step {n}.", expected_output="a summary", agent=planner) for n in (1, 2, 3)]
+output = Crew(name="planner-crew", agents=[planner], tasks=tasks).kickoff(run_id=run_id)
+print(json.dumps({"raw": output.raw, "tasks": [t.raw for t in output.tasks_output],
+                  "requests": output.token_usage.successful_requests}), flush=True)

@@ -1,0 +1,103 @@
+"""Durable crews in real processes: kill -9 during an LLM request, restart with the same run id."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dapr_agents_durable.testing import (
+    RecordedRequest,
+    ScriptedModelServer,
+    assert_each_once,
+    embedded_app_env,
+    kill_during_request,
+    text,
+    tool_call,
+)
+
+APP = Path(__file__).parent / "apps" / "crew_app.py"
+STEPS = 14  # tool turns; the 15th LLM request answers
+CRASH_AT = 13
+API_KEY = "sk-test-planted-key-8c2e5a1f3d"
+CREWAI_OFFLINE = {
+    "CREWAI_DISABLE_TELEMETRY": "true",
+    "OTEL_SDK_DISABLED": "true",
+    "CREWAI_TRACING_ENABLED": "false",
+    "CREWAI_TESTING": "true",
+}
+
+
+def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str) -> subprocess.Popen[str]:
+    env = embedded_app_env(
+        tmp / "engine.db",
+        {"OPENAI_API_KEY": API_KEY, "PYTHONPATH": os.pathsep.join(sys.path), "HOME": str(tmp),
+         "CREWAI_STORAGE_DIR": str(tmp / "crewai"), **CREWAI_OFFLINE},
+    )
+    return subprocess.Popen([sys.executable, str(APP), server.base_url, run_id, str(tmp / "tools.jsonl"), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(app: subprocess.Popen[str]) -> dict:
+    out, err = app.communicate(timeout=180)
+    assert app.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _tools(tmp: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp / "tools.jsonl").read_text().splitlines()]
+
+
+def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
+    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
+    for path in tmp.glob("engine.db*"):
+        assert API_KEY.encode() not in path.read_bytes(), f"API key found in {path.name}"
+
+
+def loop_answer(request: RecordedRequest):
+    done = len(request.tool_outputs)
+    if done < STEPS:
+        delay = 60.0 if request.number == CRASH_AT else 0.0
+        return tool_call("record_step", {"n": done + 1}, delay=delay)
+    return text(f"all {done} steps recorded")
+
+
+def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=loop_answer) as server:
+        assert kill_during_request(_start(server, tmp_path, "crew-crash", "loop"), server, CRASH_AT) == CRASH_AT
+
+        result = _finish(_start(server, tmp_path, "crew-crash", "loop"))
+        assert result["raw"] == f"all {STEPS} steps recorded"
+        assert result["requests"] == STEPS + 1
+        assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
+
+        tools = _tools(tmp_path)
+        assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
+        assert_each_once(t["n"] for t in tools)
+        assert len({t["key"] for t in tools}) == STEPS
+
+        paid = server.request_count
+        assert _finish(_start(server, tmp_path, "crew-crash", "loop")) == result
+        assert server.request_count == paid
+    _assert_key_absent(tmp_path, server)
+
+
+def three_answer(request: RecordedRequest):
+    task = next(n for n in (1, 2, 3) if f"Record step {n}." in json.dumps(request.body))
+    if not request.tool_outputs:
+        return tool_call("record_step", {"n": task}, delay=60.0 if task == 2 else 0.0)
+    return text(f"step {task} done")
+
+
+def test_kill_in_the_second_task_does_not_rerun_the_first(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=three_answer) as server:
+        # Requests: task 1 (tool call, answer), then task 2's first request hangs: killed there.
+        assert kill_during_request(_start(server, tmp_path, "crew-three", "three"), server, 3) == 3
+
+        result = _finish(_start(server, tmp_path, "crew-three", "three"))
+        assert result["tasks"] == ["step 1 done", "step 2 done", "step 3 done"]
+        assert server.request_count == 7  # 6 + the one in flight at the kill: task 1 not re-run
+        assert sorted(t["n"] for t in _tools(tmp_path)) == [1, 2, 3]
+    _assert_key_absent(tmp_path, server)
