@@ -8,7 +8,7 @@ the LLM and the embedded engine runs in this process::
 Against a real model, with a Dapr sidecar (the runtime finds it via DAPR_GRPC_PORT)::
 
     export OPENAI_API_KEY=sk-...
-    dapr run --app-id weather-agent --resources-path components -- \
+    dapr run --app-id weather-agent --resources-path ./components -- \
         python examples/openai_agents/app.py "What is the weather in Paris?" --run-id trip-1
 
 Run it again with the same --run-id after killing it: the run resumes where it was, and
