@@ -101,3 +101,31 @@ def test_kill_in_the_second_task_does_not_rerun_the_first(tmp_path: Path) -> Non
         assert server.request_count == 7  # 6 + the one in flight at the kill: task 1 not re-run
         assert sorted(t["n"] for t in _tools(tmp_path)) == [1, 2, 3]
     _assert_key_absent(tmp_path, server)
+
+
+def feedback_answer(request: RecordedRequest):
+    if not request.tool_outputs:
+        return tool_call("record_step", {"n": 1})
+    if "Add the date." in json.dumps(request.body):
+        return text("step 1 done on Monday")
+    return text("step 1 done")
+
+
+def test_kill_during_a_human_input_wait_resumes_the_wait(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=feedback_answer) as server:
+        app = _start(server, tmp_path, "crew-feedback", "feedback")
+        assert app.stdout is not None
+        assert app.stdout.readline().startswith("waiting ")
+        app.kill()
+        app.wait()
+        assert server.request_count == 2  # the tool call and the first answer
+
+        os.environ["FEEDBACK"] = "Add the date."
+        try:
+            result = _finish(_start(server, tmp_path, "crew-feedback", "feedback"))
+        finally:
+            del os.environ["FEEDBACK"]
+        assert result["raw"] == "step 1 done on Monday"
+        assert server.request_count == 3  # only the revision after the feedback
+        assert [t["n"] for t in _tools(tmp_path)] == [1]
+    _assert_key_absent(tmp_path, server)
