@@ -5,13 +5,13 @@ Example::
     dapr-agents-durable engine --host 127.0.0.1 --port 50001 --db ./engine.db
     dapr-agents-durable approvals list refund-7
     dapr-agents-durable approvals approve refund-7 call_8x2
+    dapr-agents-durable runs list --status RUNNING
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import threading
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineAlreadyRunning, EngineConfig
 from dapr_agents_durable.engine.store import DatabaseError
+from dapr_agents_durable.operator.command import add_parser as runs_parser
 
 
 def _engine_parser(sub: argparse._SubParsersAction) -> None:
@@ -123,16 +124,13 @@ def _approvals_parser(sub: argparse._SubParsersAction) -> None:
 def _run_approvals(args: argparse.Namespace) -> int:
     import json
 
-    from dapr_agents_durable.engine.lock import engine_address
-    from dapr_agents_durable.runtime import DurableRuntime
-    from dapr_agents_durable.runtime.settings import SIDECAR_ENV, resolve_target
+    from dapr_agents_durable.operator.connect import OperatorError, connect
 
-    if not any(os.environ.get(name) for name in SIDECAR_ENV):
-        target = resolve_target(args.db)
-        address = engine_address(target.db_path)  # type: ignore[union-attr]
-        if address is not None:
-            os.environ["DAPR_GRPC_ENDPOINT"] = address
-    runtime = DurableRuntime(db_path=args.db)
+    try:
+        runtime = connect(args.db)
+    except OperatorError as exc:
+        print(f"dapr-agents-durable approvals: {exc}", file=sys.stderr)
+        return 2
     try:
         if args.action == "list":
             for call in runtime.pending_approvals(args.run_id):
@@ -155,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_parser(sub)
     _demo_parser(sub)
     _approvals_parser(sub)
+    runs_parser(sub)
     return parser
 
 
