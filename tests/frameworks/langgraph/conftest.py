@@ -1,27 +1,21 @@
-"""A durable runtime on the embedded engine, with the LangGraph seams' activities."""
+"""The process's durable runtime on an embedded engine db of this test session."""
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from langgraph_seams import register_activities
 
-from dapr_agents_durable.runtime import DurableRuntime
+from dapr_agents_durable.runtime import get_runtime
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
-@pytest.fixture(scope="module")
-def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DurableRuntime]:
-    """One runtime per test module; it starts the embedded engine on its first run."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("DAPR_")]:
-            patch.delenv(name)
-        durable = DurableRuntime(
-            db_path=str(tmp_path_factory.mktemp("engine") / "engine.db")
-        )
-        register_activities(durable)
-        try:
-            yield durable
-        finally:
-            durable.stop()
+@pytest.fixture(scope="session", autouse=True)
+def durable_runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    os.environ["DAPR_AGENTS_DURABLE_DB"] = str(tmp_path_factory.mktemp("engine") / "engine.db")
+    yield
+    get_runtime().stop()

@@ -10,7 +10,7 @@ import pytest
 from langgraph.checkpoint.base.id import uuid6
 
 from dapr_agents_durable.loop import current_execution, drive
-from dapr_agents_durable.runtime import DurableRuntime
+from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 
 executions: list[list[str]] = []
 
@@ -29,7 +29,8 @@ def checkpoint_ids_workflow(ctx: Any, _: Any) -> Any:
 
 
 @pytest.fixture(scope="module")
-def durable(runtime: DurableRuntime) -> DurableRuntime:
+def durable() -> DurableRuntime:
+    runtime = get_runtime()
     runtime.register_workflow("langgraph_shims.checkpoint_ids", checkpoint_ids_workflow)
     runtime.register_activity("langgraph_shims.echo", lambda ctx, value: value)
     return runtime

@@ -1,0 +1,17 @@
+"""Workflow and activity names of the LangGraph adapter.
+
+They are persisted in every run's history: changing one breaks runs in flight.
+Tests pin them.
+"""
+
+WORKFLOW = "langgraph.run"
+"""The workflow running one ``invoke``/``stream`` call of a durable graph on a thread."""
+
+MODEL_ACTIVITY = "langgraph.model"
+"""One chat-model call (``BaseChatModel`` generate, any provider) made inside a node."""
+
+TOOL_ACTIVITY = "langgraph.tool"
+"""One tool call (``BaseTool.invoke``/``ainvoke``, as ``ToolNode`` makes it) made inside a node."""
+
+INTERRUPT_TOOL = "interrupt"
+"""The ``tool`` of a pending approval that stands for a LangGraph ``interrupt()``."""

@@ -1,0 +1,102 @@
+"""Tool calls made inside nodes become ``langgraph.tool`` activities.
+
+``BaseTool.invoke``/``ainvoke`` (what ``ToolNode`` and custom nodes call, for ``@tool``
+functions and ``BaseTool`` subclasses alike) request the activity on a durable loop; the
+activity runs the original method on the real tool with the node's own input and config, so
+injected state and ``ToolRuntime`` work as native (the graph's callback handlers, bound to
+the workflow's loop, are left out of the activity's config). The result crosses the boundary as LangChain data:
+a ``ToolMessage`` as ``message_to_dict``, a ``Command`` (handoffs) as its parts, anything
+else with ``langchain_core.load.dumpd``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from langchain_core.load import dumpd, load
+from langchain_core.messages import ToolMessage, message_to_dict, messages_from_dict
+from langchain_core.tools import BaseTool
+from langgraph.types import Command
+
+from dapr_agents_durable.adapters.langgraph.calls import leave, take
+from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
+from dapr_agents_durable.adapters.langgraph.scope import durable_call
+from dapr_agents_durable.loop import await_only, current_execution
+from dapr_agents_durable.runtime.codec import JSONValue, checked
+
+_original_ainvoke = BaseTool.ainvoke
+_installed = False
+
+
+def install() -> None:
+    """Route tool calls on durable loops to the activity (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    original_invoke = BaseTool.invoke
+
+    @functools.wraps(_original_ainvoke)
+    async def ainvoke(self: BaseTool, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        if not durable_call(f"tool {self.name!r}"):
+            return await _original_ainvoke(self, input, config, **kwargs)
+        return await _request(self, input, config, kwargs)
+
+    @functools.wraps(original_invoke)
+    def invoke(self: BaseTool, input: Any, config: Any = None, **kwargs: Any) -> Any:
+        if not durable_call(f"tool {self.name!r}"):
+            return original_invoke(self, input, config, **kwargs)
+        return await_only(_request(self, input, config, kwargs))
+
+    BaseTool.ainvoke = ainvoke  # type: ignore[method-assign]
+    BaseTool.invoke = invoke  # type: ignore[method-assign]
+
+
+async def _request(tool: BaseTool, input: Any, config: Any, kwargs: dict[str, Any]) -> Any:
+    execution = current_execution()
+    key = leave(execution, (tool, input, config, kwargs))
+    payload = {"call": key, "tool": tool.name, "input": _summary(input)}
+    reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
+    return decode_output(reply)
+
+
+def _summary(input: Any) -> Any:
+    """The tool call's name, id and arguments, for the history (the activity uses the real input)."""
+    if isinstance(input, dict) and input.get("type") == "tool_call":
+        return {"id": input.get("id"), "args": dumpd(input.get("args"))}
+    return dumpd(input)
+
+
+def encode_output(output: Any) -> JSONValue:
+    """A tool's output as JSON: a ``ToolMessage``, a ``Command`` or any LangChain-serializable value."""
+    if isinstance(output, ToolMessage):
+        return checked({"message": message_to_dict(output)}, what="tool message")
+    if isinstance(output, Command):
+        if any(not isinstance(goto, str) for goto in ([output.goto] if isinstance(output.goto, str) else output.goto)):
+            raise TypeError("a tool run as an activity can return Command(goto=...) with node names only, not Send")
+        parts = {"graph": output.graph, "goto": output.goto, "update": dumpd(output.update), "resume": dumpd(output.resume)}
+        return checked({"command": parts}, what="tool command")
+    return checked({"value": dumpd(output)}, what="tool output")
+
+
+def decode_output(data: Any) -> Any:
+    """The output encoded by :func:`encode_output`."""
+    if "message" in data:
+        return messages_from_dict([data["message"]])[0]
+    if "command" in data:
+        parts = data["command"]
+        return Command(
+            graph=parts["graph"],
+            goto=parts["goto"],
+            update=load(parts["update"], allowed_objects="messages"),
+            resume=load(parts["resume"], allowed_objects="messages"),
+        )
+    return load(data["value"], allowed_objects="messages")
+
+
+async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
+    """Run the node's tool on its own input and config."""
+    tool, input, config, kwargs = await take(request["call"])
+    quiet = {**config, "callbacks": None} if config else None  # the graph's handlers live on the workflow's loop
+    return encode_output(await _original_ainvoke(tool, input, quiet, **kwargs))

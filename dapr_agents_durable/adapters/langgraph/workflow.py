@@ -1,0 +1,112 @@
+"""The ``langgraph.run`` workflow: the graph's own Pregel loop (``ainvoke``/``astream``) on the durable loop.
+
+One run is one ``invoke``/``stream`` call on a thread. The graph checkpoints into an
+``InMemorySaver`` living in the workflow, seeded with the thread's previous checkpoint. A
+run that stops on ``interrupt()`` hands its interrupted result to the caller, waits for one
+decision per interrupt (:mod:`.interrupts`) and continues with ``Command(resume=...)``, as a
+native caller would. The real result (and stream chunks) are handed to a caller in this
+process; the workflow output is the thread's last checkpoint and values as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import dapr.ext.workflow as wf
+from langchain_core.load import dumpd, load
+from langgraph.types import Command
+
+from dapr_agents_durable.adapters.langgraph import interrupts
+from dapr_agents_durable.adapters.langgraph.calls import forget
+from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
+from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, encode_checkpoint, on_saver, seeded_saver
+from dapr_agents_durable.loop import current_execution, drive
+from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.runtime.approvals import collect_decisions, encode_status
+from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.outcomes import hand_over
+
+
+@dataclass
+class Outcome:
+    """What one durable call gives its caller: ``invoke``'s value, ``stream``'s chunks, the interrupts."""
+
+    value: Any
+    chunks: list[Any] = field(default_factory=list)
+    interrupts: tuple[Any, ...] = ()
+    checkpoint: dict[str, Any] | None = None
+
+
+def encode_input(value: Any) -> Any:
+    """A graph input (or ``Command``) as LangChain JSON."""
+    if isinstance(value, Command):
+        return {"command": {"resume": dumpd(value.resume), "update": dumpd(value.update), "goto": dumpd(value.goto)}}
+    return {"value": dumpd(value)}
+
+
+def decode_input(data: Any) -> Any:
+    if "command" in data:
+        parts = {name: load(part, allowed_objects="messages") for name, part in data["command"].items()}
+        return Command(resume=parts["resume"], update=parts["update"], goto=parts["goto"] or ())
+    return load(data["value"], allowed_objects="messages")
+
+
+def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Run one call of the named graph on its thread; the real outcome is handed to a caller here."""
+    graph = GRAPHS.get(request["graph"])
+    while graph is None:  # defining the durable graph in this process wakes the run up
+        yield get_runtime().park(ctx, GRAPHS, request["graph"])
+        graph = GRAPHS.get(request["graph"])
+    run_id = ctx.instance_id
+    timeout = request.get("interrupt_timeout")
+    main = _main(run_id, graph, request, None if timeout is None else timedelta(seconds=timeout))
+    try:
+        outcome = yield from drive(ctx, main, label=f"graph {request['graph']!r}")
+    except Exception as exc:
+        hand_over(run_id, exc, failed=True)
+        raise
+    finally:
+        forget(run_id)
+    hand_over(run_id, outcome)
+    return checked({"checkpoint": outcome.checkpoint, "values": dumpd(outcome.value)}, what="graph result")
+
+
+def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta | None) -> Any:
+    async def main() -> Outcome:
+        IN_DURABLE_RUN.set(True)
+        thread = request["thread_id"]
+        saver = seeded_saver(thread, request.get("prior"))
+        local = on_saver(graph, saver)
+        config: dict[str, Any] = {**request.get("config", {}), "configurable": {"thread_id": thread}}
+        value = decode_input(request["input"])
+        execution = current_execution()
+        while True:
+            outcome = await _call(local, request, value, config)
+            outcome.checkpoint = encode_checkpoint(saver, thread)
+            if not outcome.interrupts:
+                return outcome
+            hand_over(run_id, outcome)  # the caller sees the interrupted result, as natively
+            waiting = interrupts.pending(outcome.interrupts, request["graph"])
+            decisions = await collect_decisions(execution, waiting, timeout)
+            execution.context.set_custom_status(encode_status([]))
+            value = Command(resume={cid: interrupts.resume_value(d) for cid, d in decisions.items()})
+
+    return main
+
+
+async def _call(graph: Any, request: dict[str, Any], value: Any, config: dict[str, Any]) -> Outcome:
+    if request["call"] == "stream":
+        chunks = [
+            chunk
+            async for chunk in graph.astream(
+                value, config, stream_mode=request["stream_mode"], subgraphs=request["subgraphs"]
+            )
+        ]
+        state = await graph.aget_state(config)
+        return Outcome(state.values, chunks, tuple(state.interrupts))
+    result = await graph.ainvoke(value, config)
+    state = await graph.aget_state(config)
+    return Outcome(result, [], tuple(state.interrupts))
