@@ -15,7 +15,9 @@ class ScriptedLLM(BaseLLM):
     """Replies from a script (text or tool-call lists), records each call, counts tokens."""
 
     llm_type: str = "scripted"
-    replies: list[Any]
+    replies: list[Any] = []
+    rule: Any = None
+    """Instead of ``replies``: a function of the messages giving the reply."""
     native_tools: bool = True
     _calls: list[list[dict[str, Any]]] = PrivateAttr(default_factory=list)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
@@ -34,7 +36,7 @@ class ScriptedLLM(BaseLLM):
             messages = [{"role": "user", "content": messages}]
         with self._lock:
             self._calls.append([dict(m) for m in messages])
-            reply = self.replies[len(self._calls) - 1]
+            reply = self.rule(messages) if self.rule else self.replies[len(self._calls) - 1]
         self._track_token_usage_internal({"prompt_tokens": 10, "completion_tokens": 3, "total_tokens": 13})
         if response_model is not None and isinstance(reply, str):
             return response_model.model_validate_json(reply)

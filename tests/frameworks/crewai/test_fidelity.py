@@ -219,3 +219,35 @@ def test_bad_inputs_name_the_problem(bad: Any) -> None:
     with pytest.raises(TypeError, match="inputs must be a dict"):
         crew.kickoff(inputs=bad, run_id="fidelity-bad")
     assert get_runtime().state("fidelity-bad") is None
+
+
+def one_agent_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, list[ScriptedLLM]]:
+    get_weather, _ = weather_tools(log)
+    def rule(messages: list[dict[str, Any]]) -> Any:
+        if any(m["role"] == "tool" for m in messages):
+            return "Sunny."
+        city = "Oslo" if "Oslo" in messages[-1]["content"] else "Paris"
+        return [tool_call("call_1", "get_weather", city=city)]
+
+    llm = ScriptedLLM(model="scripted", rule=rule)
+    agent = Agent(role="reporter", goal="report weather", backstory="a meteorologist", llm=llm, tools=[get_weather])
+    task = Task(description="Weather in {city}?", expected_output="one sentence", agent=agent)
+    return crew_class(name="each-desk", agents=[agent], tasks=[task]), [llm]
+
+
+def test_kickoff_for_each_runs_one_child_run_per_input() -> None:
+    inputs = [{"city": "Paris"}, {"city": "Oslo"}]
+    native_log, durable_log = ToolLog(), ToolLog()
+    native_crew, _ = one_agent_crew(crewai.Crew, native_log)
+    durable_crew, _ = one_agent_crew(Crew, durable_log)
+    native = native_crew.kickoff_for_each(inputs=inputs)
+    durable = durable_crew.kickoff_for_each(inputs=inputs, run_id="fidelity-each")
+
+    assert [o.raw for o in durable] == [o.raw for o in native] == ["Sunny.", "Sunny."]
+    # The copies share the agent's LLM, whose counters CrewAI reports: cumulative natively
+    # (one run after the other), the same total when the durable runs go in parallel.
+    total = max(o.token_usage.successful_requests for o in native)
+    assert total == 4 and max(o.token_usage.successful_requests for o in durable) == total
+    assert sorted(durable_log.calls, key=str) == sorted(native_log.calls, key=str)
+    assert children("fidelity-each") == ["crewai.run", "crewai.run"]
+    assert scheduled("fidelity-each-each-1-task-0") == [MODEL_ACTIVITY, TOOL_ACTIVITY, MODEL_ACTIVITY]
