@@ -81,21 +81,19 @@ def remove_observer(observer: StepObserver) -> None:
 
 def report_step(execution: DurableExecution, step: FinishedStep) -> None:
     """Tell every observer about ``step``, unless the execution replays; an observer's error is logged."""
-    if execution.suppress_side_effects:
-        return
-    for observer in _observers:
-        try:
-            observer.step_finished(execution, step)
-        except Exception:  # an observer must never break a run
-            log.exception("step observer %r failed", observer)
+    _notify(execution, "step_finished", step)
 
 
 def report_run(execution: DurableExecution, run: FinishedRun) -> None:
     """Tell every observer that the execution's run ended, unless it replays."""
+    _notify(execution, "run_finished", run)
+
+
+def _notify(execution: DurableExecution, method: str, event: FinishedStep | FinishedRun) -> None:
     if execution.suppress_side_effects:
         return
     for observer in _observers:
         try:
-            observer.run_finished(execution, run)
-        except Exception:
-            log.exception("run observer %r failed", observer)
+            getattr(observer, method)(execution, event)
+        except Exception:  # an observer must never break a run
+            log.exception("%s of observer %r failed", method, observer)
