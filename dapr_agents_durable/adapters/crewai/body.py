@@ -49,12 +49,14 @@ def run_in_scope(
 ) -> Generator[Any, Any, T]:
     """Drive ``main(scope)`` on the durable loop, ``scope`` made on the loop by ``make_scope``."""
 
+    entered: list[scope.RunScope] = []
+
     async def body() -> T:
-        entered = scope.enter(ctx.instance_id, await make_scope())
+        entered.append(scope.enter(ctx.instance_id, await make_scope()))
         token = set_provider(DurableHumanInput())
         try:
-            with retries_set_aside(entered.crew):
-                return await main(entered)
+            with retries_set_aside(entered[0].crew):
+                return await main(entered[0])
         except DurableAbort as abort:
             raise abort.error from abort
 
@@ -64,4 +66,4 @@ def run_in_scope(
     try:
         return (yield from drive(ctx, body, label=label))
     finally:
-        scope.leave(ctx.instance_id)
+        scope.leave(ctx.instance_id, entered[0] if entered else None)

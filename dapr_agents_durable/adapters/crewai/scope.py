@@ -45,9 +45,11 @@ def enter(instance_id: str, scope: RunScope) -> RunScope:
     return scope
 
 
-def leave(instance_id: str) -> None:
+def leave(instance_id: str, scope: RunScope | None) -> None:
+    """Forget ``scope`` of ``instance_id``, unless a newer execution of the instance declared its own."""
     with _LOCK:
-        _SCOPES.pop(instance_id, None)
+        if scope is not None and _SCOPES.get(instance_id) is scope:
+            del _SCOPES[instance_id]
 
 
 def run_scope() -> RunScope:
