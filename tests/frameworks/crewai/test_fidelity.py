@@ -14,6 +14,8 @@ from typing import Any
 import crewai
 import pytest
 from crewai import Agent, Process, Task
+from crewai.events.event_bus import crewai_event_bus
+from crewai.events.types.crew_events import CrewKickoffCompletedEvent
 from crewai.tools import tool
 from dapr.ext.workflow import WorkflowHistoryEventType
 from pydantic import BaseModel
@@ -104,10 +106,20 @@ def test_sequential_crew_with_two_native_tool_calls_in_one_response() -> None:
 
 def test_finished_run_returns_its_stored_result_without_calls() -> None:
     log = ToolLog()
+    completed: list[str] = []
+
+    @crewai_event_bus.on(CrewKickoffCompletedEvent)
+    def count(source: Any, event: CrewKickoffCompletedEvent) -> None:
+        completed.append(event.crew_name or "")
+
     crew, llms = two_agent_crew(Crew, log)
     first = crew.kickoff(inputs={"city": "Paris"}, run_id="fidelity-again")
+    crewai_event_bus.flush()
+    assert completed == ["weather-desk"]  # the live run emits as natively
     again_crew, again_llms = two_agent_crew(Crew, log)
     again = again_crew.kickoff(inputs={"city": "Paris"}, run_id="fidelity-again")
+    crewai_event_bus.flush()
+    assert completed == ["weather-desk"]  # rebuilding the result by replay emits nothing
 
     assert again.raw == first.raw
     assert [t.raw for t in again.tasks_output] == [t.raw for t in first.tasks_output]
