@@ -11,7 +11,6 @@ the same object in the new process.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,7 +54,7 @@ def crew_run(root: str, crew_name: str, inputs: dict[str, Any] | None, *, copy: 
     return run
 
 
-async def crew_of(root: str, crew_name: str, inputs: dict[str, Any] | None) -> Crew:
+def crew_of(root: str, crew_name: str, inputs: dict[str, Any] | None) -> Crew:
     """For a task or delegation child: the run's crew, kicked-off-prepared in this process."""
     run = crew_run(root, crew_name, inputs)
     with _PREPARING:
@@ -65,7 +64,6 @@ async def crew_of(root: str, crew_name: str, inputs: dict[str, Any] | None) -> C
             if run.crew.process == "hierarchical":
                 run.crew._create_manager_agent()
             run.prepared = True
-    await asyncio.sleep(0)
     return run.crew
 
 

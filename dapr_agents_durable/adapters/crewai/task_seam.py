@@ -88,7 +88,7 @@ def install() -> None:
 
 
 async def _child_scope(instance_id: str, request: dict[str, Any]) -> RunScope:
-    crew = await runs.crew_of(request["root"], request["crew"], request["inputs"])
+    crew = runs.crew_of(request["root"], request["crew"], request["inputs"])
     return RunScope(request["root"], request["crew"], request["inputs"], crew, top=False)
 
 
