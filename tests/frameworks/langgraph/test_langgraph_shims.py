@@ -10,6 +10,7 @@ import pytest
 from langgraph.checkpoint.base.id import uuid6
 
 from dapr_agents_durable.loop import current_execution, drive
+from dapr_agents_durable.loop.framework_shims import langgraph as langgraph_shims
 from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 
 executions: list[list[str]] = []
@@ -30,6 +31,7 @@ def checkpoint_ids_workflow(ctx: Any, _: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def durable() -> DurableRuntime:
+    langgraph_shims.install()
     runtime = get_runtime()
     runtime.register_workflow("langgraph_shims.checkpoint_ids", checkpoint_ids_workflow)
     runtime.register_activity("langgraph_shims.echo", lambda ctx, value: value)

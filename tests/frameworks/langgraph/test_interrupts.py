@@ -1,0 +1,87 @@
+"""interrupt() waits on a workflow event; resumed natively or through the runtime's approvals API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, NotRequired
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, MessagesState
+from langgraph.graph import StateGraph as NativeStateGraph
+from langgraph.types import Command, interrupt
+from scripted import ScriptedChatModel, scripted, shape
+
+from dapr_agents_durable.adapters.langgraph import StateGraph, UnfinishedRunError
+from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.runtime.approvals import Decision
+
+
+class ReviewState(MessagesState):
+    verdict: NotRequired[str]
+
+
+def review_graph(builder_type: Any, writer: ScriptedChatModel, **compile: Any) -> Any:
+    def draft(state: ReviewState) -> dict[str, Any]:
+        return {"messages": [writer.invoke(state["messages"])]}
+
+    def review(state: ReviewState) -> dict[str, Any]:
+        decision = interrupt({"draft": state["messages"][-1].content})
+        return {"verdict": decision["verdict"]}
+
+    def publish(state: ReviewState) -> dict[str, Any]:
+        note = HumanMessage(f"The reviewer says: {state['verdict']}")
+        return {"messages": [note, writer.invoke([*state["messages"], note])]}
+
+    builder = builder_type(ReviewState)
+    builder.add_node("draft", draft)
+    builder.add_node("review", review)
+    builder.add_node("publish", publish)
+    builder.add_edge(START, "draft")
+    builder.add_edge("draft", "review")
+    builder.add_edge("review", "publish")
+    builder.add_edge("publish", END)
+    return builder.compile(checkpointer=InMemorySaver(), **compile)
+
+
+def replies() -> list[AIMessage]:
+    return [AIMessage("A draft."), AIMessage("Published.")]
+
+
+def test_interrupt_and_native_resume_match_native() -> None:
+    native = review_graph(NativeStateGraph, scripted(*replies()))
+    writer = scripted(*replies())
+    graph = review_graph(StateGraph, writer, name="review-native")
+    config = {"configurable": {"thread_id": "review-1"}}
+    expected_first = native.invoke({"messages": [HumanMessage("Write.")]}, config)
+    first = graph.invoke({"messages": [HumanMessage("Write.")]}, config)
+    (pending,) = first["__interrupt__"]
+    assert pending.value == expected_first["__interrupt__"][0].value == {"draft": "A draft."}
+    assert shape(first["messages"]) == shape(expected_first["messages"])
+    (listed,) = get_runtime().pending_approvals("review-1-1")
+    assert (listed.call_id, listed.tool, json.loads(listed.arguments)) == (pending.id, "interrupt", pending.value)
+
+    with pytest.raises(UnfinishedRunError, match="Command\\(resume"):
+        graph.invoke({"messages": [HumanMessage("Something else.")]}, config)
+
+    expected = native.invoke(Command(resume={"verdict": "ship it"}), config)
+    final = graph.invoke(Command(resume={"verdict": "ship it"}), config)
+    assert final["verdict"] == expected["verdict"] == "ship it"
+    assert shape(final["messages"]) == shape(expected["messages"])
+    assert len(writer.seen) == 2
+
+
+def test_interrupt_resumed_through_the_runtime_api() -> None:
+    writer = scripted(*replies())
+    graph = review_graph(StateGraph, writer, name="review-api")
+    config = {"configurable": {"thread_id": "review-2"}}
+    first = graph.invoke({"messages": [HumanMessage("Write.")]}, config)
+    (pending,) = first["__interrupt__"]
+    runtime = get_runtime()
+    runtime.decide("review-2-1", Decision(pending.id, approved=True, arguments=json.dumps({"verdict": "fine"})))
+    runtime.wait("review-2-1", timeout=120)
+    state = graph.get_state(config)
+    assert state.values["verdict"] == "fine"
+    assert [m.content for m in state.values["messages"]] == ["Write.", "A draft.", "The reviewer says: fine", "Published."]
+    assert not state.next
