@@ -51,6 +51,11 @@ class Registry(Generic[T]):
         for listener in listeners:
             listener(name)
 
+    def remove(self, name: str) -> None:
+        """Forget ``name`` (nothing happens if it was never registered)."""
+        with self._changed:
+            self._items.pop(name, None)
+
     def get(self, name: str) -> T | None:
         with self._changed:
             return self._items.get(name)

@@ -1,0 +1,207 @@
+"""``DaprAgent``: a ``pydantic_ai.Agent`` whose runs are durable workflows.
+
+Example::
+
+    from pydantic_ai import Agent
+    from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
+
+    agent = Agent("openai:gpt-5", name="support", instructions="Be brief.")
+    support = DaprAgent(agent)
+    result = await support.run("Where is my order?", run_id="ticket-7", deps=db)
+    print(result.output, result.usage())
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
+
+from pydantic_ai import Agent
+from pydantic_ai.exceptions import UserError
+from pydantic_ai.run import AgentRunResult
+
+from dapr_agents_durable.adapters.pydantic_ai import approvals, arguments
+from dapr_agents_durable.adapters.pydantic_ai.deps import HAS_DEPS, PERSISTED_DEPS, check_persistable
+from dapr_agents_durable.adapters.pydantic_ai.delegation import run_delegate
+from dapr_agents_durable.adapters.pydantic_ai.model_seam import model_activity
+from dapr_agents_durable.adapters.pydantic_ai.names import DELEGATE_WORKFLOW, MODEL_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, DEPS_FACTORIES, SPECS, RunSpec, missing_message
+from dapr_agents_durable.adapters.pydantic_ai.tool_seam import tool_activity
+from dapr_agents_durable.adapters.pydantic_ai.workflow import run_workflow
+from dapr_agents_durable.loop import on_durable_loop
+from dapr_agents_durable.loop.framework_shims import pydantic_ai as pydantic_ai_shims
+from dapr_agents_durable.runtime import DurableRuntime, get_runtime
+from dapr_agents_durable.runtime.approvals import pending_call_ids
+from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.durable_runtime import TERMINAL
+from dapr_agents_durable.runtime.options import positive_seconds
+from dapr_agents_durable.runtime.outcomes import final_outcome, take_outcome, wait_at_rest
+from dapr_agents_durable.runtime.run_ids import next_nested_run_id
+
+DepsT = TypeVar("DepsT")
+OutputT = TypeVar("OutputT")
+
+
+def _ensure_registered(runtime: DurableRuntime) -> None:
+    pydantic_ai_shims.install()
+    runtime.register_workflow(WORKFLOW, run_workflow)
+    runtime.register_workflow(DELEGATE_WORKFLOW, run_workflow)
+    runtime.register_activity(MODEL_ACTIVITY, model_activity)
+    runtime.register_activity(TOOL_ACTIVITY, tool_activity)
+
+
+class DaprAgent(Generic[DepsT, OutputT]):
+    """Runs a ``pydantic_ai.Agent`` durably: each model request and tool call is an activity.
+
+    ``run_id`` names the durable run (it replaces PydanticAI's own, non-durable ``run_id``,
+    and is the run's ``ctx.run_id``): calling again with the same id attaches to a run still
+    going, or returns the stored result of a finished one without any model or tool call,
+    also in another process. Without it every call is a new run. Every other keyword
+    argument is ``Agent.run``'s own.
+
+    ``deps`` stay in this process; a run continued in another process gets them from that
+    process's ``run(..., run_id=same, deps=...)``, from ``deps_factory(run_id)``, or, with
+    ``persist_deps=True``, from the workflow input (encoded by the agent's ``deps_type``).
+    """
+
+    def __init__(
+        self,
+        agent: Agent[DepsT, OutputT],
+        *,
+        deps_factory: Callable[[str], DepsT] | None = None,
+        persist_deps: bool = False,
+    ) -> None:
+        if not isinstance(agent, Agent):
+            raise TypeError(f"DaprAgent wraps a pydantic_ai.Agent, got {type(agent).__name__}")
+        if not agent.name:
+            raise UserError(
+                "A durable agent needs a name: Agent(..., name='...'). Workflows and activities find it "
+                "by that name in every process, so it must stay the same while runs are in flight."
+            )
+        self.agent = agent
+        self.persist_deps = persist_deps
+        existing = AGENTS.get(agent.name)
+        if existing is not None and existing is not agent:
+            raise UserError(
+                f"Another agent named {agent.name!r} is already durable in this process; give each "
+                "agent its own name"
+            )
+        AGENTS.add(agent.name, agent)
+        if deps_factory is not None:
+            DEPS_FACTORIES[agent.name] = deps_factory
+
+    @property
+    def name(self) -> str:
+        return self.agent.name or ""
+
+    async def run(
+        self,
+        user_prompt: str | Sequence[Any] | None = None,
+        *,
+        run_id: str | None = None,
+        approval_timeout: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> AgentRunResult[Any]:
+        """Run the agent durably on ``user_prompt`` and return PydanticAI's ``AgentRunResult``.
+
+        A run whose tools need approval returns ``DeferredToolRequests`` as its output while its
+        workflow waits; pass PydanticAI's ``DeferredToolResults`` back with the same ``run_id``
+        (``message_history=result.all_messages(), deferred_tool_results=...``) to continue it.
+        ``approval_timeout`` (seconds or a timedelta) denies calls still undecided after that long.
+        """
+        arguments.check_names(kwargs)
+        if on_durable_loop():  # a workflow-side tool delegating to this agent: a child workflow
+            return await run_delegate(self, user_prompt, run_id, kwargs)
+        if run_id is not None and (not isinstance(run_id, str) or not run_id):
+            raise ValueError("run_id must be a non-empty string (or None for a new run)")
+        run_id = run_id or next_nested_run_id() or uuid.uuid4().hex
+        timeout = positive_seconds(approval_timeout, name="approval_timeout")
+        runtime = get_runtime()
+        _ensure_registered(runtime)
+        state = await asyncio.to_thread(runtime.state, run_id)
+        decisions = []
+        if state is not None:
+            self._check_resumable(run_id, json.loads(state.serialized_input or "{}"), kwargs)
+            results = kwargs.get("deferred_tool_results")
+            if results is not None:
+                decisions = approvals.as_decisions(results)
+            request: dict[str, Any] = {}
+        else:
+            request = self.request(user_prompt, kwargs, timeout)
+        in_process = arguments.split(kwargs)[1]
+        if kwargs.get("deps") is not None:
+            in_process["deps"] = kwargs["deps"]
+        SPECS.add(run_id, RunSpec(in_process))
+        paused = False
+        try:
+            result = await asyncio.to_thread(self._run_to_rest, runtime, request, run_id, decisions)
+            paused = approvals.awaiting_approval(result)
+            return result
+        finally:
+            if not paused:
+                SPECS.remove(run_id)
+
+    def run_sync(
+        self, user_prompt: str | Sequence[Any] | None = None, *, run_id: str | None = None, **kwargs: Any
+    ) -> AgentRunResult[Any]:
+        """:meth:`run` for synchronous code (not from inside a running event loop)."""
+        return asyncio.run(self.run(user_prompt, run_id=run_id, **kwargs))
+
+    def request(self, user_prompt: Any, kwargs: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        """The workflow input of a new run: the agent's name, the persisted arguments, the names of the others."""
+        persisted, in_process = arguments.split(kwargs)
+        deps = kwargs.get("deps")
+        request: dict[str, Any] = {
+            "agent": self.name,
+            "prompt": arguments.PROMPT.encode(user_prompt, what=f"prompt of agent {self.name!r}"),
+            "kwargs": persisted,
+            "in_process": sorted(name for name in in_process if name != "deps"),
+            HAS_DEPS: deps is not None,
+            "approval_timeout": timeout,
+        }
+        if deps is not None and self.persist_deps:
+            request[PERSISTED_DEPS] = check_persistable(self.agent, deps)
+        return checked(request, what=f"input of agent {self.name!r}")
+
+    def _check_resumable(self, run_id: str, stored: dict[str, Any], kwargs: dict[str, Any]) -> None:
+        """A run that exists needs its in-process arguments from this caller (or a factory)."""
+        if stored.get("agent") not in (None, self.name):
+            raise UserError(f"durable run {run_id!r} belongs to agent {stored.get('agent')!r}, not {self.name!r}")
+        missing = [name for name in stored.get("in_process", ()) if kwargs.get(name) is None]
+        if (
+            stored.get(HAS_DEPS)
+            and kwargs.get("deps") is None
+            and self.name not in DEPS_FACTORIES
+            and PERSISTED_DEPS not in stored
+        ):
+            missing.append("deps")
+        if missing and SPECS.get(run_id) is None:
+            raise UserError(missing_message(self.name, run_id, missing))
+
+    @staticmethod
+    def _run_to_rest(
+        runtime: DurableRuntime, request: dict[str, Any], run_id: str, decisions: list[Any]
+    ) -> AgentRunResult[Any]:
+        rest = wait_at_rest(runtime, WORKFLOW, request, run_id, decisions)
+        if rest.state.runtime_status in TERMINAL:
+            return final_outcome(  # type: ignore[no-any-return]
+                runtime, WORKFLOW, run_id, rest.state, usable=lambda handed: not _paused(handed)
+            )
+        waiting = pending_call_ids(rest.state.serialized_custom_status)
+
+        def lists_pending(handed: tuple[bool, Any]) -> bool:
+            return _paused(handed) and waiting <= {p.tool_call_id for p in handed[1].output.approvals}
+
+        handed = take_outcome(runtime, WORKFLOW, run_id, usable=lists_pending)
+        if handed is None or not lists_pending(handed):
+            raise LookupError(f"durable run {run_id!r} waits for approvals but its paused result was not rebuilt")
+        return handed[1]  # type: ignore[no-any-return]
+
+
+def _paused(handed: tuple[bool, Any]) -> bool:
+    failed, value = handed
+    return not failed and isinstance(value, AgentRunResult) and approvals.awaiting_approval(value)

@@ -1,0 +1,69 @@
+"""Deferred tool calls: the native pattern for the caller, one approval event per call in the workflow.
+
+A run whose output is PydanticAI's ``DeferredToolRequests`` with calls awaiting approval
+(``requires_approval=True``, ``ApprovalRequired``) does not end its workflow: the workflow
+hands that result to the caller (who sees it exactly as natively), publishes the calls in its
+custom status and waits for one approval event per call (``runtime/approvals.py``: from
+``DaprAgent.run(..., deferred_tool_results=..., run_id=same)``, ``DurableRuntime.approve``, or
+``dapr-agents-durable approvals``). With every decision in, it continues as the native resume
+does: ``agent.run(message_history=..., deferred_tool_results=...)``.
+
+Example::
+
+    result = await dagent.run("refund order 7", run_id="refund-7")
+    requests = result.output                      # DeferredToolRequests
+    results = DeferredToolResults(approvals={requests.approvals[0].tool_call_id: True})
+    result = await dagent.run(message_history=result.all_messages(),
+                              deferred_tool_results=results, run_id="refund-7")
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
+from pydantic_ai.run import AgentRunResult
+
+from dapr_agents_durable.runtime.approvals import Decision, PendingApproval
+
+
+def awaiting_approval(result: AgentRunResult[Any]) -> bool:
+    """Whether the run stopped for approvals only (calls run elsewhere end the run, as natively)."""
+    output = result.output
+    return isinstance(output, DeferredToolRequests) and bool(output.approvals) and not output.calls
+
+
+def pending(result: AgentRunResult[Any], agent_name: str) -> dict[str, PendingApproval]:
+    """The calls awaiting approval, as a person needs to see them."""
+    requests = result.output
+    assert isinstance(requests, DeferredToolRequests)
+    return {
+        part.tool_call_id: PendingApproval(part.tool_call_id, part.tool_name, agent_name, part.args_as_json_str())
+        for part in requests.approvals
+    }
+
+
+def as_results(decisions: dict[str, Decision]) -> DeferredToolResults:
+    """PydanticAI's ``DeferredToolResults`` for the decisions, as the native resume passes them."""
+    approvals: dict[str, Any] = {}
+    for call_id, decision in decisions.items():
+        if decision.approved:
+            approvals[call_id] = ToolApproved(json.loads(decision.arguments)) if decision.arguments else True
+        else:
+            approvals[call_id] = ToolDenied(decision.message) if decision.message else False
+    return DeferredToolResults(approvals=approvals)
+
+
+def as_decisions(results: DeferredToolResults) -> list[Decision]:
+    """The caller's ``DeferredToolResults`` approvals as decisions for the waiting workflow."""
+    decisions = []
+    for call_id, value in results.approvals.items():
+        if isinstance(value, ToolApproved):
+            arguments = None if value.override_args is None else json.dumps(value.override_args)
+            decisions.append(Decision(call_id, approved=True, arguments=arguments))
+        elif isinstance(value, ToolDenied):
+            decisions.append(Decision(call_id, approved=False, message=value.message))
+        else:
+            decisions.append(Decision(call_id, approved=bool(value)))
+    return decisions

@@ -1,0 +1,78 @@
+"""PydanticAI's exceptions across the activity boundary: encoded in the activity, raised again
+in the workflow with the same type and message.
+
+A model or tool call that fails for good (not transiently) returns its exception as data
+instead of failing the activity, so the workflow raises the very type the native run would
+(``ModelHTTPError`` with its status code and body, ``UnexpectedModelBehavior``, ``UserError``,
+a built-in exception), without retries.
+
+Example::
+
+    data = encode_error(ModelHTTPError(400, "gpt-x", {"error": "bad"}))
+    raise decode_error(data)          # ModelHTTPError(400, 'gpt-x', {'error': 'bad'})
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from pydantic_ai import exceptions
+
+from dapr_agents_durable.runtime.codec import checked
+
+
+class ToolFailed(Exception):
+    """A model or tool call raised an exception type that cannot be rebuilt here; its text is the original's."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+_MESSAGE_ONLY: dict[str, type[Exception]] = {
+    kind.__name__: kind
+    for kind in (exceptions.UserError, exceptions.AgentRunError, exceptions.UsageLimitExceeded)
+}
+
+
+def encode_error(exc: BaseException) -> dict[str, Any]:
+    """``exc`` as plain JSON: its type name, message and the fields its type is rebuilt from."""
+    data: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, exceptions.ModelHTTPError):
+        data.update(status_code=exc.status_code, model_name=exc.model_name, body=_plain(exc.body))
+    elif isinstance(exc, exceptions.ModelAPIError):
+        data.update(model_name=exc.model_name, message=exc.message)
+    elif isinstance(exc, exceptions.UnexpectedModelBehavior):
+        data.update(message=exc.message, body=exc.body)
+    return checked(data, what=f"{type(exc).__name__} raised in a durable step")
+
+
+def decode_error(data: dict[str, Any]) -> Exception:
+    """The exception :func:`encode_error` encoded, as close as it can be rebuilt."""
+    kind, message = data["type"], data["message"]
+    if kind == "ModelHTTPError":
+        return exceptions.ModelHTTPError(data["status_code"], data["model_name"], data.get("body"))
+    if kind == "ModelAPIError":
+        return exceptions.ModelAPIError(data["model_name"], message)
+    if kind == "UnexpectedModelBehavior":
+        return exceptions.UnexpectedModelBehavior(message, data.get("body"))
+    return rebuilt(kind, message)
+
+
+def rebuilt(kind: str, message: str) -> Exception:
+    """An exception of type name ``kind`` (PydanticAI's message-only ones, built-ins) with ``message``."""
+    cls = _MESSAGE_ONLY.get(kind) or getattr(builtins, kind, None)
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        try:
+            return cls(message)
+        except Exception:  # a built-in with another constructor
+            pass
+    return ToolFailed(kind, message)
+
+
+def _plain(body: Any) -> Any:
+    try:
+        return checked(body, what="error body")
+    except TypeError:
+        return str(body)

@@ -1,0 +1,172 @@
+"""Toolset calls as activities: the workflow side's wrapper toolset and the activity.
+
+:class:`ActivityToolset` wraps each function toolset of a durable run (the agent's own
+``@agent.tool`` functions, ``FunctionToolset``s given to the agent or the run); its
+``call_tool`` becomes a ``pydantic_ai.tool`` activity that finds the same toolset by id in
+this process and calls the tool there, with the run's deps and a ``RunContext`` rebuilt
+from PydanticAI's own ``DurableRunContext``. Argument validation (and its retries) stays in
+the workflow, as in a native run; the activity validates the arguments again for the tool.
+
+What a tool raises crosses back as PydanticAI handles it: ``ModelRetry`` (a retry prompt to
+the model), ``ApprovalRequired`` and ``CallDeferred`` (deferred calls), any other exception
+raised in the workflow with its type and message. A tool whose options say
+``activity=False`` runs in the workflow (agent delegation: its ``DaprAgent.run`` calls
+become child workflows).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import dapr.ext.workflow as wf
+from pydantic_ai import Agent, FunctionToolset
+from pydantic_ai.durable_exec import DurableRunContext
+from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ModelRetry, UserError
+from pydantic_ai.tools import RunContext
+from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
+
+from dapr_agents_durable.adapters.pydantic_ai.codec import JSON_OBJECT, JSON_VALUE
+from dapr_agents_durable.adapters.pydantic_ai.deps import deps_for_activity
+from dapr_agents_durable.adapters.pydantic_ai.errors import decode_error, encode_error, rebuilt
+from dapr_agents_durable.adapters.pydantic_ai.names import TOOL_ACTIVITY
+from dapr_agents_durable.adapters.pydantic_ai.options import tool_options
+from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
+from dapr_agents_durable.loop import current_execution
+from dapr_agents_durable.loop.errors import ActivityError
+from dapr_agents_durable.runtime import idempotency
+from dapr_agents_durable.runtime.registry import registered
+from dapr_agents_durable.runtime.run_ids import nested_runs
+
+_CALLING: contextvars.ContextVar[str | None] = contextvars.ContextVar("dapr_pydantic_ai_tool_call", default=None)
+
+
+def calling_tool() -> str | None:
+    """The id of the workflow-side tool call running now (for delegated runs' ids), if any."""
+    return _CALLING.get()
+
+
+@contextlib.contextmanager
+def _calling(call_id: str) -> Iterator[None]:
+    token = _CALLING.set(call_id)
+    try:
+        yield
+    finally:
+        _CALLING.reset(token)
+
+
+@dataclass
+class ActivityToolset(WrapperToolset[Any]):
+    """A function toolset whose tool calls run as ``pydantic_ai.tool`` activities."""
+
+    agent_name: str = ""
+    has_deps: bool = False
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: ToolsetTool[Any]
+    ) -> Any:
+        options = tool_options(self.agent_name, name)
+        call_id = ctx.tool_call_id or name
+        if not options.activity:
+            with _calling(call_id):
+                return await self.wrapped.call_tool(name, tool_args, ctx, tool)
+        what = f"call of tool {name!r} of agent {self.agent_name!r}"
+        request = {
+            "agent": self.agent_name,
+            "toolset": self.wrapped.id,
+            "tool": name,
+            "call_id": call_id,
+            "args": JSON_OBJECT.encode(tool_args, what=f"arguments of {what}"),
+            "run_context": JSON_OBJECT.encode(_run_context(ctx), what=f"run context of {what}"),
+            "has_deps": self.has_deps,
+        }
+        try:
+            result = await current_execution().call_activity(TOOL_ACTIVITY, request, retry_policy=options.retry_policy)
+        except ActivityError as err:
+            raise rebuilt(err.error_type, err.error_message) from err
+        return _unwrap(result)
+
+
+_SYNTHETIC_ID = re.compile(r"<[a-z0-9_]+:[0-9a-f]+>")
+"""PydanticAI's run-local handle of a capability without an ``id`` (random per run, never persisted)."""
+
+
+def _run_context(ctx: RunContext[Any]) -> dict[str, Any]:
+    """PydanticAI's serialized ``RunContext``, without the run-local capability handles (random per run)."""
+    serialized = DurableRunContext.serialize_run_context(ctx)
+    for key in ("active_capability_ids", "_deferred_capability_ids"):
+        if key in serialized:
+            serialized[key] = sorted(i for i in serialized[key] if not _SYNTHETIC_ID.fullmatch(i))
+    return serialized
+
+
+def _unwrap(result: dict[str, Any]) -> Any:
+    kind = result["kind"]
+    if kind == "return":
+        return result["value"]
+    if kind == "retry":
+        raise ModelRetry(result["message"])
+    if kind == "approval_required":
+        raise ApprovalRequired(result.get("metadata"))
+    if kind == "call_deferred":
+        raise CallDeferred(result.get("metadata"))
+    raise decode_error(result["error"])
+
+
+def wrap_leaf(toolset: AbstractToolset[Any], agent_name: str, has_deps: bool) -> AbstractToolset[Any]:
+    """``toolset`` with its tool calls as activities, if it is a function toolset."""
+    if not isinstance(toolset, FunctionToolset):
+        return toolset
+    if toolset.id is None:
+        raise UserError(
+            f"A function toolset of agent {agent_name!r} has no id; give it one "
+            "(FunctionToolset(..., id='...')) so its tool calls can run as activities."
+        )
+    return ActivityToolset(toolset, agent_name=agent_name, has_deps=has_deps)
+
+
+async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
+    """Call one tool of the agent's toolset with its arguments validated again; the outcome is stored."""
+    run_id = ctx.workflow_id
+    agent = await registered(AGENTS, request["agent"])
+    toolset = _find_toolset(agent, run_id, request["toolset"])
+    deps = await deps_for_activity(run_id, agent, request["has_deps"])
+    run_context = DurableRunContext.deserialize_run_context(request["run_context"], deps=deps)
+    name = request["tool"]
+    tool = (await toolset.get_tools(run_context))[name]
+    args = tool.args_validator.validate_python(request["args"])
+    retrying = tool_options(request["agent"], name).retry_policy is not None
+    # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
+    with idempotency.step_key(run_id, request["call_id"]), nested_runs(run_id, request["call_id"]):
+        try:
+            value = await toolset.call_tool(name, args, run_context, tool)
+        except ModelRetry as exc:
+            return {"kind": "retry", "message": exc.message}
+        except ApprovalRequired as exc:
+            return {"kind": "approval_required", "metadata": JSON_VALUE.encode(exc.metadata)}
+        except CallDeferred as exc:
+            return {"kind": "call_deferred", "metadata": JSON_VALUE.encode(exc.metadata)}
+        except Exception as exc:
+            if retrying:
+                raise  # the tool's durable retry policy decides
+            return {"kind": "error", "error": encode_error(exc)}
+    return {"kind": "return", "value": JSON_VALUE.encode(value, what=f"result of tool {name!r} of agent {agent.name!r}")}
+
+
+def _find_toolset(agent: Agent[Any, Any], run_id: str, toolset_id: str) -> AbstractToolset[Any]:
+    found: list[AbstractToolset[Any]] = []
+
+    def visit(toolset: AbstractToolset[Any]) -> None:
+        if isinstance(toolset, FunctionToolset) and toolset.id == toolset_id:
+            found.append(toolset)
+
+    spec = SPECS.get(run_id)
+    for toolset in [*agent.toolsets, *((spec.kwargs.get("toolsets") or []) if spec else [])]:
+        toolset.apply(visit)
+    if not found:
+        raise UserError(f"Agent {agent.name!r} has no function toolset with id {toolset_id!r} in this process.")
+    return found[0]

@@ -1,0 +1,115 @@
+"""The ``pydantic_ai.run`` and ``pydantic_ai.delegate`` workflows: the agent's own ``agent.run`` on the durable loop.
+
+Both run the same body: ``agent.run`` with the caller's arguments (persisted ones from the
+workflow input, in-process ones from the caller's registration) and a bound
+:class:`~dapr_agents_durable.adapters.pydantic_ai.capability.DaprDurability`. A run that stops
+for approvals waits for decisions and continues (:mod:`.approvals`). The real
+``AgentRunResult`` (or exception) is handed to a caller in this process; the workflow output
+is a JSON record of it (output, messages, usage) for readers of the run and for a delegating
+run that rebuilds the result in another process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import dapr.ext.workflow as wf
+from pydantic_ai import Agent
+from pydantic_ai.run import AgentRunResult
+
+from dapr_agents_durable.adapters.pydantic_ai import approvals
+from dapr_agents_durable.adapters.pydantic_ai.arguments import PROMPT, restore
+from dapr_agents_durable.adapters.pydantic_ai.capability import DaprDurability
+from dapr_agents_durable.adapters.pydantic_ai.codec import JSON_VALUE, MESSAGES, USAGE
+from dapr_agents_durable.adapters.pydantic_ai.deps import deps_in_process
+from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
+from dapr_agents_durable.loop import current_execution, drive
+from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.runtime.approvals import collect_decisions, encode_status
+from dapr_agents_durable.runtime.outcomes import hand_over
+
+_RESUME_DROPS = ("message_history", "deferred_tool_results", "usage", "conversation_id")
+"""Arguments of the first ``agent.run`` that the native resume after approvals does not repeat."""
+
+
+def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Run one agent run; its real result is handed to a caller in this process."""
+    agent = AGENTS.get(request["agent"])
+    while agent is None:  # registering the agent (DaprAgent(agent)) in this process wakes the run up
+        yield get_runtime().park(ctx, AGENTS, request["agent"])
+        agent = AGENTS.get(request["agent"])
+    kwargs = _in_process_arguments(ctx.instance_id, agent, request)
+    while kwargs is None:  # arguments that never cross processes: their caller here wakes the run up
+        yield get_runtime().park(ctx, SPECS, ctx.instance_id)
+        kwargs = _in_process_arguments(ctx.instance_id, agent, request)
+    timeout = request.get("approval_timeout")
+    main = _main(ctx.instance_id, agent, request, kwargs, None if timeout is None else timedelta(seconds=timeout))
+    try:
+        result = yield from drive(ctx, main, label=f"agent {agent.name!r}")
+    except Exception as exc:
+        hand_over(ctx.instance_id, exc, failed=True)
+        raise
+    hand_over(ctx.instance_id, result)
+    return record(result)
+
+
+def _in_process_arguments(run_id: str, agent: Agent[Any, Any], request: dict[str, Any]) -> dict[str, Any] | None:
+    """``agent.run``'s keyword arguments for this run, or None while in-process ones are missing here."""
+    kwargs = restore(request.get("kwargs", {}))
+    spec = SPECS.get(run_id)
+    needed = set(request.get("in_process", ()))
+    if spec is not None:
+        kwargs.update(spec.kwargs)
+    found, deps = deps_in_process(run_id, agent, request)
+    if not found:
+        return None
+    if request.get("has_deps"):
+        kwargs["deps"] = deps
+    if not needed <= set(kwargs):
+        return None
+    return kwargs
+
+
+def _main(
+    run_id: str, agent: Agent[Any, Any], request: dict[str, Any], kwargs: dict[str, Any], timeout: timedelta | None
+) -> Any:
+    capabilities = [*(kwargs.pop("capabilities", None) or []), DaprDurability()]
+
+    async def main() -> AgentRunResult[Any]:
+        prompt = PROMPT.decode(request.get("prompt"))
+        result = await agent.run(prompt, run_id=run_id, capabilities=capabilities, **kwargs)
+        execution = current_execution()
+        rest = {name: value for name, value in kwargs.items() if name not in _RESUME_DROPS}
+        while approvals.awaiting_approval(result):
+            hand_over(run_id, result)  # the caller sees the paused result, as a native run returns it
+            decisions = await collect_decisions(execution, approvals.pending(result, agent.name or ""), timeout)
+            execution.context.set_custom_status(encode_status([]))
+            result = await agent.run(
+                message_history=result.all_messages(),
+                deferred_tool_results=approvals.as_results(decisions),
+                capabilities=capabilities,
+                **rest,
+            )
+        return result
+
+    return main
+
+
+def record(result: AgentRunResult[Any]) -> dict[str, Any]:
+    """The run's result as JSON: its output, all its messages, where its new ones start, its usage."""
+    messages = result.all_messages()
+    return {
+        "output": _summary(result.output),
+        "messages": MESSAGES.encode(messages),
+        "new_index": len(messages) - len(result.new_messages()),
+        "usage": USAGE.encode(result.usage),
+    }
+
+
+def _summary(output: Any) -> Any:
+    try:
+        return JSON_VALUE.encode(output)
+    except TypeError:
+        return str(output)
