@@ -115,6 +115,7 @@ class DurableGraph:
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> Any:
         """The thread's state (``StateSnapshot``) after its latest run, from the durable history."""
         thread = _thread_id(config, required=True)
+        assert thread is not None  # required=True raises for a config without a thread id
         runtime = get_runtime()
         _ensure_registered(runtime)
         run_id, _ = self._latest(runtime, thread)
