@@ -43,7 +43,7 @@ def test_the_checks_catch_an_inlined_secret_a_missing_actor_store_and_a_bad_refe
     assert 'actorStateStore: "true"' in problems
     assert "undefined retry 'noSuchPolicy'" in problems
     assert "looks like an API key" in problems
-    assert "is not a Component or Resiliency" in problems
+    assert "is not a Component, Configuration or Resiliency" in problems
 
 
 def test_the_postgresql_store_is_state_postgresql_v2_with_its_connection_string_from_a_secret() -> None:
