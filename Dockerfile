@@ -1,5 +1,6 @@
 # One image per example: the project installed with the extra of the example it runs.
-#   docker build --build-arg EXTRAS=openai-agents --build-arg EXAMPLE=examples/openai_agents/app.py -t weather-agent .
+#   docker build --build-arg EXTRAS=openai-agents --build-arg EXAMPLE=examples/openai_agents/app.py \
+#       -t dapr-agents-durable/weather-agent:0.1.0 .      # docker compose build builds them all
 # Under a Dapr sidecar (compose, Kubernetes) the app finds it through DAPR_GRPC_ENDPOINT/DAPR_GRPC_PORT;
 # model keys come from the environment (a Kubernetes Secret, the compose env), never from the image.
 FROM python:3.11.11-slim-bookworm

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import pytest
-from checks import ROOT, inlined_secrets, load
+from checks import ROOT, inlined_secrets, load, resource_problems
 from compose_checks import compose_problems
 
 from deploy.examples import DAPR_RUNTIME_VERSION, EXAMPLES
@@ -64,3 +64,15 @@ def test_the_checks_catch_a_miswired_sidecar(compose: dict) -> None:
     services[f"{refund}-dapr"] = refund_sidecar
     assert "scheduler service 'scheduler' does not listen on port 6060" in "\n".join(
         compose_problems(broken, EXAMPLES, DAPR_RUNTIME_VERSION))
+
+
+def test_the_compose_state_store_is_the_components_one_on_the_redis_service() -> None:
+    (overlay,) = load(ROOT / "deploy" / "compose" / "statestore.yaml")
+    (original,) = load(ROOT / "components" / "statestore.yaml")
+    assert resource_problems(overlay, "deploy/compose/statestore.yaml") == []
+    assert (overlay["metadata"], overlay["spec"]["type"], overlay["spec"]["version"]) == (
+        original["metadata"], original["spec"]["type"], original["spec"]["version"])
+    overlay_fields, original_fields = ({e["name"]: e["value"] for e in doc["spec"]["metadata"]} for doc in (overlay, original))
+    assert overlay_fields.pop("redisHost") == "redis:6379"
+    original_fields.pop("redisHost")
+    assert overlay_fields == original_fields == {"actorStateStore": "true"}
