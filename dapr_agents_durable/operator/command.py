@@ -212,7 +212,8 @@ def _purge(runtime: DurableRuntime, args: argparse.Namespace) -> int:
     status = _state(runtime, args.run_id).runtime_status.name
     if status not in ENDED:
         raise OperatorError(f"run {args.run_id!r} is {status}; terminate it before purging it")
-    if not runtime.purge(args.run_id):
+    runtime.purge(args.run_id)
+    if runtime.state(args.run_id) is not None:
         raise OperatorError(f"the engine purged nothing for run {args.run_id!r}")
     return _done(args, {"run_id": args.run_id, "action": "purge"})
 
