@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dapr_agents_durable.engine import EmbeddedEngine, EngineAlreadyRunning, EngineConfig
 from dapr_agents_durable.engine.store import DatabaseError
 from dapr_agents_durable.operator.command import add_parser as runs_parser
+from dapr_agents_durable.operator.command import db_option, decision_parsers
 
 
 def _engine_parser(sub: argparse._SubParsersAction) -> None:
@@ -105,19 +106,11 @@ def _approvals_parser(sub: argparse._SubParsersAction) -> None:
         "Dapr sidecar of DAPR_GRPC_ENDPOINT/DAPR_GRPC_PORT, else to the engine an app runs on --db, else "
         "opens --db itself (the run continues when its app runs again).",
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=None, help="the embedded engine's database (default "
-                        "$DAPR_AGENTS_DURABLE_DB or ./.dapr-agents-durable/engine.db)")
+    common = db_option()
     actions = p.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", parents=[common], help="the calls a run waits for, one JSON object per line")
     listing.add_argument("run_id")
-    for name, help_text in (("approve", "approve a pending call"), ("reject", "reject a pending call")):
-        action = actions.add_parser(name, parents=[common], help=help_text)
-        action.add_argument("run_id")
-        action.add_argument("call_id")
-        action.add_argument("--always", action="store_true", help="also decide the tool's later calls in this run")
-        if name == "reject":
-            action.add_argument("--message", default=None, help="what the model is told instead of the output")
+    decision_parsers(actions, common, "approve a pending call", "reject a pending call")
     p.set_defaults(run=_run_approvals)
 
 

@@ -29,6 +29,30 @@ STATUSES = [s.name for s in WorkflowStatus if s.name != "UNKNOWN"]
 ENDED = {"COMPLETED", "FAILED", "TERMINATED"}
 
 
+def db_option() -> argparse.ArgumentParser:
+    """The ``--db`` option every operator command takes (a parent parser)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", default=None, help="the embedded engine's database (default "
+                        "$DAPR_AGENTS_DURABLE_DB or ./.dapr-agents-durable/engine.db)")
+    return common
+
+
+def decision_parsers(
+    actions: argparse._SubParsersAction, common: argparse.ArgumentParser, approve_help: str, reject_help: str
+) -> list[argparse.ArgumentParser]:
+    """The ``approve RUN CALL [--always]`` and ``reject RUN CALL [--message M] [--always]`` actions."""
+    made = []
+    for name, help_text in (("approve", approve_help), ("reject", reject_help)):
+        action = actions.add_parser(name, parents=[common], help=help_text)
+        action.add_argument("run_id")
+        action.add_argument("call_id")
+        action.add_argument("--always", action="store_true", help="also decide the tool's later calls in this run")
+        if name == "reject":
+            action.add_argument("--message", default=None, help="what the model is told instead of the output")
+        made.append(action)
+    return made
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``runs`` and its actions on the top-level parser."""
     p = sub.add_parser(
@@ -37,9 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Operate durable runs. Connects to the Dapr sidecar of DAPR_GRPC_ENDPOINT/DAPR_GRPC_PORT, "
         "else to the engine an app runs on --db, else opens --db itself.",
     )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=None, help="the embedded engine's database (default "
-                        "$DAPR_AGENTS_DURABLE_DB or ./.dapr-agents-durable/engine.db)")
+    common = db_option()
     common.add_argument("--json", action="store_true", help="print JSON instead of tables")
     actions = p.add_subparsers(dest="action", required=True)
 
@@ -62,13 +84,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         action.add_argument("run_id")
         action.set_defaults(handler=handler)
 
-    for name, help_text in (("approve", "approve a pending tool call"), ("reject", "reject a pending tool call")):
-        action = actions.add_parser(name, parents=[common], help=help_text)
-        action.add_argument("run_id")
-        action.add_argument("call_id")
-        action.add_argument("--always", action="store_true", help="also decide the tool's later calls in this run")
-        if name == "reject":
-            action.add_argument("--message", default=None, help="what the model is told instead of the output")
+    for action in decision_parsers(actions, common, "approve a pending tool call", "reject a pending tool call"):
         action.set_defaults(handler=_decide)
 
     raising = actions.add_parser("raise", parents=[common], help="raise an external event on a run")
