@@ -26,7 +26,12 @@ given request is in flight; the server can also run as its own process (see
 
 from __future__ import annotations
 
-from dapr_agents_durable.testing.crash import assert_each_once, embedded_app_env, kill_during_request
+from dapr_agents_durable.testing.crash import (
+    assert_each_once,
+    assert_not_stored,
+    embedded_app_env,
+    kill_during_request,
+)
 from dapr_agents_durable.testing.recording import RecordedRequest, read_request_log
 from dapr_agents_durable.testing.script import (
     ErrorStep,
@@ -49,6 +54,7 @@ from dapr_agents_durable.testing.server import Rule, ScriptedModelServer
 __all__ = [
     "ErrorStep",
     "assert_each_once",
+    "assert_not_stored",
     "embedded_app_env",
     "kill_during_request",
     "RecordedRequest",

@@ -54,6 +54,13 @@ def kill_during_request(
     return server.request_count
 
 
+def assert_not_stored(secret: str, db_path: str | Path) -> None:
+    """Fail naming the file when ``secret`` appears in the engine database or its WAL/SHM files."""
+    path = Path(db_path)
+    for file in path.parent.glob(f"{path.name}*"):
+        assert secret.encode() not in file.read_bytes(), f"secret found in {file.name}"
+
+
 def assert_each_once(keys: Iterable[Hashable]) -> None:
     """Fail naming every key seen more than once (a step that was paid for twice)."""
     repeated = {key: count for key, count in Counter(keys).items() if count > 1}

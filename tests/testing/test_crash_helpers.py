@@ -36,3 +36,13 @@ def test_assert_each_once_names_the_repeated_steps() -> None:
     assert_each_once([1, 2, 3])
     with pytest.raises(AssertionError, match=r"\{2: 2\}"):
         assert_each_once([1, 2, 2, 3])
+
+
+def test_assert_not_stored_finds_a_secret_in_the_wal_beside_the_database(tmp_path) -> None:
+    from dapr_agents_durable.testing import assert_not_stored
+
+    (tmp_path / "engine.db").write_bytes(b"clean")
+    assert_not_stored("sk-planted", tmp_path / "engine.db")
+    (tmp_path / "engine.db-wal").write_bytes(b"...sk-planted...")
+    with pytest.raises(AssertionError, match="engine.db-wal"):
+        assert_not_stored("sk-planted", tmp_path / "engine.db")

@@ -12,6 +12,7 @@ from dapr_agents_durable.testing import (
     RecordedRequest,
     ScriptedModelServer,
     assert_each_once,
+    assert_not_stored,
     embedded_app_env,
     kill_during_request,
     text,
@@ -52,8 +53,7 @@ def _tools(tmp: Path) -> list[dict]:
 
 def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
     assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
-    for path in tmp.glob("engine.db*"):
-        assert API_KEY.encode() not in path.read_bytes(), f"API key found in {path.name}"
+    assert_not_stored(API_KEY, tmp / "engine.db")
 
 
 def loop_answer(request: RecordedRequest):

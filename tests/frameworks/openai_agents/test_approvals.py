@@ -19,7 +19,7 @@ from scripted import ScriptedModel, one_refund, two_refunds
 
 from dapr_agents_durable.adapters.openai_agents import Runner
 from dapr_agents_durable.runtime import APPROVAL_EVENT, PendingApproval, get_runtime
-from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, embedded_app_env, text
+from dapr_agents_durable.testing import RecordedRequest, ScriptedModelServer, assert_not_stored, embedded_app_env, text
 from dapr_agents_durable.testing import tool_call as script_tool_call
 
 pytestmark = pytest.mark.anyio
@@ -263,8 +263,7 @@ def test_a_run_waiting_for_approval_survives_kill_9_and_the_approved_call_runs_o
 
     tools = [json.loads(line) for line in (tmp_path / "tools.jsonl").read_text().splitlines()]
     assert [t["amount"] for t in tools] == [120]
-    for path in tmp_path.glob("engine.db*"):
-        assert API_KEY.encode() not in path.read_bytes(), f"API key found in {path.name}"
+    assert_not_stored(API_KEY, tmp_path / "engine.db")
 
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
