@@ -1,0 +1,82 @@
+"""Durable PydanticAI runs in real processes: kill -9 during an LLM request, restart with the same run id.
+
+The app is a plain ``Agent`` on PydanticAI's ``OpenAIChatModel`` pointed at the scripted
+server over HTTP, with its key read from ``OPENAI_API_KEY`` by PydanticAI's OpenAI provider.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from dapr_agents_durable.testing import (
+    RecordedRequest,
+    ScriptedModelServer,
+    assert_each_once,
+    assert_not_stored,
+    embedded_app_env,
+    kill_during_request,
+    text,
+    tool_call,
+)
+
+APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
+STEPS = 14  # tool turns; the 15th model request answers
+CRASH_AT = 13
+API_KEY = "sk-test-planted-key-5d7a0e3c91"
+
+
+def loop_answer(request: RecordedRequest) -> Any:
+    done = len(request.tool_outputs)
+    if done < STEPS:
+        # Request 13 is held long enough for the test to kill the app while it is in flight.
+        delay = 60.0 if request.number == CRASH_AT else 0.0
+        return tool_call("record_step", {"n": done + 1}, delay=delay)
+    return text(f"all {done} steps recorded")
+
+
+def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str = "loop") -> subprocess.Popen[str]:
+    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": API_KEY, "PYTHONPATH": os.pathsep.join(sys.path),
+                                                "OTEL_SDK_DISABLED": "true"})
+    return subprocess.Popen([sys.executable, str(APP), server.base_url, run_id, str(tmp / "tools.jsonl"), mode],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _finish(app: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = app.communicate(timeout=180)
+    assert app.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _tools(tmp: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (tmp / "tools.jsonl").read_text().splitlines()]
+
+
+def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
+    assert server.requests and all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
+    assert_not_stored(API_KEY, tmp / "engine.db")
+
+
+def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=loop_answer) as server:
+        assert kill_during_request(_start(server, tmp_path, "pyd-crash"), server, CRASH_AT) == CRASH_AT
+        assert len(_tools(tmp_path)) == CRASH_AT - 1
+
+        result = _finish(_start(server, tmp_path, "pyd-crash"))
+        assert result == {"output": f"all {STEPS} steps recorded", "requests": STEPS + 1, "tool_calls": STEPS}
+        assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
+
+        tools = _tools(tmp_path)
+        assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
+        assert_each_once(t["n"] for t in tools)
+        assert len({t["key"] for t in tools}) == STEPS  # idempotency keys: one per call
+
+        paid = server.request_count
+        assert _finish(_start(server, tmp_path, "pyd-crash")) == result  # from history, in a new process
+        assert server.request_count == paid
+        assert len(_tools(tmp_path)) == STEPS
+    _assert_key_absent(tmp_path, server)
