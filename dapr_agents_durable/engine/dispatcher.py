@@ -22,7 +22,7 @@ from dapr_agents_durable.engine.config import EngineConfig
 from dapr_agents_durable.engine.effects import Effects
 from dapr_agents_durable.engine.events import HistoryEvent, failure, kind, new_event, workflow_started
 from dapr_agents_durable.engine.store import InstanceRow, Store
-from dapr_agents_durable.engine.turns import Lifecycle, UnsupportedAction
+from dapr_agents_durable.engine.turns import InvalidAction, Lifecycle, UnsupportedAction
 
 log = logging.getLogger("dapr_agents_durable.engine")
 
@@ -422,38 +422,43 @@ class Dispatcher:
 
     # -- completions -------------------------------------------------------------------
 
-    def complete_turn(self, response: pb.service.WorkflowResponse) -> None:
-        """Commit a worker's answer to a turn; stale or unknown answers are dropped."""
+    def complete_turn(self, response: pb.service.WorkflowResponse) -> str | None:
+        """Commit a worker's answer to a turn; stale or unknown answers are dropped.
+
+        An answer with out-of-range fields fails the workflow; the reason is returned.
+        """
         with self.work:
             token = response.completionToken
             lease = self._tokens.get(token) if token else self._turns.get(response.instanceId)
             if not isinstance(lease, TurnLease) or lease.instance_id != response.instanceId:
                 log.debug("dropping stale workflow response for %s", response.instanceId)
-                return
+                return None
             if self._turns.get(lease.instance_id) is not lease:
-                return
+                return None
             try:
                 inst = self.store.get_instance(lease.instance_id)
                 if inst is None:
-                    return
+                    return None
                 try:
                     with self.write() as life:
                         life.commit_turn(inst, lease.new_events, lease.inbox_ids, response)
                 except UnsupportedAction as exc:
                     inst = self.store.get_instance(lease.instance_id)
                     if inst is None:
-                        return
+                        return None
                     failed = pb.service.WorkflowResponse(instanceId=inst.instance_id)
                     failed.actions.add(
                         id=-1,
                         completeWorkflow=pb.actions.CompleteWorkflowAction(
-                            workflowStatus=pb.FAILED, failureDetails=failure("UnsupportedAction", str(exc))
+                            workflowStatus=pb.FAILED, failureDetails=failure(type(exc).__name__, str(exc))
                         ),
                     )
                     with self.write() as life:
                         life.commit_turn(inst, lease.new_events, lease.inbox_ids, failed)
+                    return str(exc) if isinstance(exc, InvalidAction) else None
             finally:
                 self._release_turn(lease, requeue=False)
+        return None
 
     def complete_activity(self, response: pb.service.ActivityResponse) -> None:
         """Record an activity's result (first valid answer wins; others are dropped)."""

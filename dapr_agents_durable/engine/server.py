@@ -13,6 +13,7 @@ from google.protobuf import empty_pb2
 from dapr_agents_durable.engine import protos as pb
 from dapr_agents_durable.engine.auth import TokenInterceptor
 from dapr_agents_durable.engine.config import EngineConfig
+from dapr_agents_durable.engine.decoding import DecodeInterceptor
 from dapr_agents_durable.engine.dispatcher import Dispatcher
 from dapr_agents_durable.engine.lock import DatabaseLock, EngineAlreadyRunning
 from dapr_agents_durable.engine.service import SidecarService
@@ -90,7 +91,9 @@ class EmbeddedEngine:
             ("grpc.max_send_message_length", limit),
             ("grpc.so_reuseport", 0),
         ]
-        interceptors = [TokenInterceptor(self.config.api_token)] if self.config.api_token else []
+        interceptors: list[grpc.ServerInterceptor] = [DecodeInterceptor()]
+        if self.config.api_token:
+            interceptors.insert(0, TokenInterceptor(self.config.api_token))
         server = grpc.server(
             ThreadPoolExecutor(max_workers=_SERVER_THREADS, thread_name_prefix="engine-rpc"),
             options=options,

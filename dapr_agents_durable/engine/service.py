@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from typing import cast
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import empty_pb2
 from google.protobuf.wrappers_pb2 import BoolValue
 
 from dapr_agents_durable.engine import protos as pb
+from dapr_agents_durable.engine.checks import InvalidArgument, identifier, timestamp_seconds
 from dapr_agents_durable.engine.config import EngineConfig
 from dapr_agents_durable.engine.dispatcher import PING, Dispatcher
-from dapr_agents_durable.engine.events import new_event, seconds, string_value, timestamp
+from dapr_agents_durable.engine.events import new_event, string_value, timestamp
 from dapr_agents_durable.engine.store import InstanceRow
 from dapr_agents_durable.engine.rerun import RerunRejected, RerunRequest, rerun
 from dapr_agents_durable.engine.turns import InstanceConflict
@@ -31,9 +33,20 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -
     context.abort(code, message)
 
 
-def _require_instance_id(context: grpc.ServicerContext, instance_id: str, rpc: str) -> None:
-    if not instance_id:
-        _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{rpc}: instanceId must not be empty")
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def _checked(handler: _Handler) -> _Handler:
+    """Answer INVALID_ARGUMENT, naming the RPC, when ``handler`` finds a field out of range."""
+
+    @functools.wraps(handler)
+    def run(self: object, request: object, context: grpc.ServicerContext) -> Any:
+        try:
+            return handler(self, request, context)
+        except InvalidArgument as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{handler.__name__}: {exc}")
+
+    return cast(_Handler, run)
 
 
 class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
@@ -94,7 +107,9 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
     def CompleteOrchestratorTask(
         self, request: pb.service.WorkflowResponse, context: grpc.ServicerContext
     ) -> pb.service.CompleteTaskResponse:
-        self.dispatcher.complete_turn(request)
+        refused = self.dispatcher.complete_turn(request)
+        if refused is not None:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"CompleteOrchestratorTask: {refused}")
         return pb.service.CompleteTaskResponse()
 
     CompleteWorkflowTask = CompleteOrchestratorTask
@@ -107,16 +122,17 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
 
     # -- client operations -------------------------------------------------------------
 
+    @_checked
     def StartInstance(
         self, request: pb.service.CreateInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.CreateInstanceResponse:
-        if not request.name:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "StartInstance: the workflow name must not be empty")
-        self._check_router(context, request)
-        instance_id = request.instanceId or uuid.uuid4().hex
+        identifier("name (the workflow name)", request.name)
+        instance_id = identifier("instanceId", request.instanceId, required=False) or uuid.uuid4().hex
+        version = identifier("version", request.version.value, required=False) or None
         start_at = None
         if request.HasField("scheduledStartTimestamp"):
-            start_at = seconds(request.scheduledStartTimestamp)
+            start_at = timestamp_seconds("scheduledStartTimestamp", request.scheduledStartTimestamp)
+        self._check_router(context, request)
         try:
             with self.dispatcher.write() as life:
                 life.create(
@@ -124,31 +140,34 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                     request.name,
                     request.input.value if request.HasField("input") else None,
                     scheduled_start=start_at,
-                    version=request.version.value if request.HasField("version") and request.version.value else None,
+                    version=version,
                     enforce_unique=bool(getattr(request, "enforceUniqueInstanceId", False)),
                 )
         except InstanceConflict as exc:
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(exc))
         return pb.service.CreateInstanceResponse(instanceId=instance_id)
 
+    @_checked
     def GetInstance(
         self, request: pb.service.GetInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceResponse:
-        _require_instance_id(context, request.instanceId, "GetInstance")
+        identifier("instanceId", request.instanceId)
         self._check_router(context, request)
         return self._state(self.dispatcher.instance(request.instanceId), request.getInputsAndOutputs)
 
+    @_checked
     def WaitForInstanceStart(
         self, request: pb.service.GetInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceResponse:
-        _require_instance_id(context, request.instanceId, "WaitForInstanceStart")
+        identifier("instanceId", request.instanceId)
         inst = self._wait(request.instanceId, context, lambda i: i is not None and i.status != pb.PENDING)
         return self._state(inst, request.getInputsAndOutputs)
 
+    @_checked
     def WaitForInstanceCompletion(
         self, request: pb.service.GetInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceResponse:
-        _require_instance_id(context, request.instanceId, "WaitForInstanceCompletion")
+        identifier("instanceId", request.instanceId)
         inst = self._wait(
             request.instanceId, context, lambda i: i is not None and i.status in pb.TERMINAL_STATUSES
         )
@@ -215,12 +234,12 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                 state.failureDetails.ParseFromString(inst.failure_details)
         return pb.service.GetInstanceResponse(exists=True, workflowState=state)
 
+    @_checked
     def RaiseEvent(
         self, request: pb.service.RaiseEventRequest, context: grpc.ServicerContext
     ) -> pb.service.RaiseEventResponse:
-        _require_instance_id(context, request.instanceId, "RaiseEvent")
-        if not request.name:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "RaiseEvent: the event name must not be empty")
+        identifier("instanceId", request.instanceId)
+        identifier("name (the event name)", request.name)
         self._check_router(context, request)
         with self.dispatcher.write() as life:
             inst = life.store.get_instance(request.instanceId)
@@ -236,10 +255,11 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                 life.deliver(request.instanceId, new_event(eventRaised=raised))
         return pb.service.RaiseEventResponse()
 
+    @_checked
     def TerminateInstance(
         self, request: pb.service.TerminateRequest, context: grpc.ServicerContext
     ) -> pb.service.TerminateResponse:
-        _require_instance_id(context, request.instanceId, "TerminateInstance")
+        identifier("instanceId", request.instanceId)
         self._check_router(context, request)
         with self.dispatcher.write() as life:
             output = request.output.value if request.HasField("output") else None
@@ -255,12 +275,14 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         )
         return pb.service.TerminateResponse()
 
+    @_checked
     def SuspendInstance(
         self, request: pb.service.SuspendRequest, context: grpc.ServicerContext
     ) -> pb.service.SuspendResponse:
         self._lifecycle_event(request, context, suspend=True)
         return pb.service.SuspendResponse()
 
+    @_checked
     def ResumeInstance(
         self, request: pb.service.ResumeRequest, context: grpc.ServicerContext
     ) -> pb.service.ResumeResponse:
@@ -268,9 +290,8 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         return pb.service.ResumeResponse()
 
     def _lifecycle_event(self, request: object, context: grpc.ServicerContext, *, suspend: bool) -> None:
-        rpc = "SuspendInstance" if suspend else "ResumeInstance"
         instance_id: str = request.instanceId  # type: ignore[attr-defined]
-        _require_instance_id(context, instance_id, rpc)
+        identifier("instanceId", instance_id)
         self._check_router(context, request)
         reason = string_value(request.reason.value) if request.HasField("reason") else None  # type: ignore[attr-defined]
         with self.dispatcher.write() as life:
@@ -295,15 +316,21 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
             limit=_LIFECYCLE_WAIT_SECONDS,
         )
 
+    @_checked
     def PurgeInstances(
         self, request: pb.service.PurgeInstancesRequest, context: grpc.ServicerContext
     ) -> pb.service.PurgeInstancesResponse:
-        if request.HasField("purgeInstanceFilter") or not request.instanceId:
+        if request.HasField("purgeInstanceFilter"):
+            window = request.purgeInstanceFilter
+            for name in ("createdTimeFrom", "createdTimeTo"):
+                if window.HasField(name):
+                    timestamp_seconds(f"purgeInstanceFilter.{name}", getattr(window, name))
             _abort(
                 context,
                 grpc.StatusCode.UNIMPLEMENTED,
                 "multi-instance purge is not implemented; purge one instance id at a time",
             )
+        identifier("instanceId", request.instanceId)
         self._check_router(context, request)
         force = bool(getattr(request, "force", False))
         with self.dispatcher.write() as life:
@@ -339,11 +366,12 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                         queue.append(child)
         return ids
 
+    @_checked
     def ListInstanceIDs(
         self, request: pb.service.ListInstanceIDsRequest, context: grpc.ServicerContext
     ) -> pb.service.ListInstanceIDsResponse:
         page = request.pageSize or 1 << 31
-        after = request.continuationToken
+        after = identifier("continuationToken", request.continuationToken, required=False)
         with self.dispatcher.lock:
             ids = self.dispatcher.store.list_instance_ids(after, page + 1)
         response = pb.service.ListInstanceIDsResponse(instanceIds=ids[:page])
@@ -351,10 +379,11 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
             response.continuationToken = ids[page - 1]
         return response
 
+    @_checked
     def GetInstanceHistory(
         self, request: pb.service.GetInstanceHistoryRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceHistoryResponse:
-        _require_instance_id(context, request.instanceId, "GetInstanceHistory")
+        identifier("instanceId", request.instanceId)
         with self.dispatcher.lock:
             inst = self.dispatcher.store.get_instance(request.instanceId)
             blobs = self.dispatcher.store.history(request.instanceId) if inst else []
@@ -365,10 +394,13 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
             response.events.add().ParseFromString(blob)
         return response
 
+    @_checked
     def RerunWorkflowFromEvent(
         self, request: pb.service.RerunWorkflowFromEventRequest, context: grpc.ServicerContext
     ) -> pb.service.RerunWorkflowFromEventResponse:
-        _require_instance_id(context, request.sourceInstanceID, "RerunWorkflowFromEvent")
+        identifier("sourceInstanceID", request.sourceInstanceID)
+        identifier("newInstanceID", request.newInstanceID, required=False)
+        identifier("newChildWorkflowInstanceID", request.newChildWorkflowInstanceID, required=False)
         self._check_router(context, request)
         rerun_request = RerunRequest(
             source_id=request.sourceInstanceID,

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dapr_agents_durable.engine import protos as pb
+from dapr_agents_durable.engine.checks import InvalidArgument, timestamp_seconds
 from dapr_agents_durable.engine.config import SENTINEL_TIMER_SECONDS, EngineConfig
 from dapr_agents_durable.engine.effects import Effects
 from dapr_agents_durable.engine.events import (
@@ -369,11 +370,15 @@ class Lifecycle:
         event = new_event(now, action.id, timerCreated=created)
         if action.HasField("router"):
             event.router.CopyFrom(self._router(action))
+        try:
+            fire_at = timestamp_seconds("createTimer.fireAt", timer.fireAt)
+        except InvalidArgument as exc:
+            raise InvalidAction(f"workflow '{inst.name}' (instance '{inst.instance_id}'): {exc}") from None
         if timer.fireAt.seconds < SENTINEL_TIMER_SECONDS:
             fired = new_event(
                 now, timerFired=pb.events.TimerFiredEvent(fireAt=timer.fireAt, timerId=action.id)
             )
-            self.deliver(inst.instance_id, fired, max(seconds(timer.fireAt), now))
+            self.deliver(inst.instance_id, fired, max(fire_at, now))
         return event
 
     def _create_child(
@@ -568,3 +573,7 @@ def _is_sdk_failure(response: pb.service.WorkflowResponse) -> bool:
 
 class UnsupportedAction(Exception):
     """A worker answered with an action type the engine does not implement."""
+
+
+class InvalidAction(UnsupportedAction):
+    """A worker answered with an action whose fields are out of range."""
