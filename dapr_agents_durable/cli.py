@@ -27,14 +27,21 @@ def _engine_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "engine",
         help="serve the embedded workflow engine in the foreground",
-        description="Serve Dapr's workflow gRPC protocol from a SQLite file until SIGTERM/SIGINT.",
+        description="Serve Dapr's workflow gRPC protocol from a SQLite file until SIGTERM/SIGINT. "
+        "Pass an API token as $DAPR_API_TOKEN or with --api-token-file: --api-token shows it in the "
+        "process list.",
     )
     defaults = EngineConfig()
     p.add_argument("--host", default=defaults.host, help="address to bind (default %(default)s)")
     p.add_argument("--port", type=int, default=50001, help="port to bind, 0 for a free one (default %(default)s)")
     p.add_argument("--db", default=defaults.db_path, help="SQLite database file (default %(default)s)")
     p.add_argument("--app-id", default=defaults.app_id, help="Dapr app id served (default %(default)s)")
-    p.add_argument("--api-token", default=None, help="require this dapr-api-token (default: $DAPR_API_TOKEN)")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument("--api-token", default=None,
+                       help="require this dapr-api-token; visible in the process list, so prefer "
+                       "$DAPR_API_TOKEN or --api-token-file (default: $DAPR_API_TOKEN)")
+    token.add_argument("--api-token-file", default=None, metavar="PATH",
+                       help="require the dapr-api-token read from this file (trailing newline stripped)")
     p.add_argument("--max-message-bytes", type=int, default=defaults.max_message_bytes)
     p.add_argument("--activity-orphan-grace", type=float, default=defaults.activity_orphan_grace,
                    help="seconds before an activity of a vanished worker is re-dispatched (default %(default)s)")
@@ -51,6 +58,17 @@ def _engine_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_engine)
 
 
+def _read_token_file(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as file:
+            token = file.read().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"--api-token-file {path!r} cannot read the token: {exc}") from None
+    if not token:
+        raise ValueError(f"--api-token-file {path!r} is empty; write the token into it")
+    return token
+
+
 def _run_engine(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -59,7 +77,7 @@ def _run_engine(args: argparse.Namespace) -> int:
             port=args.port,
             db_path=args.db,
             app_id=args.app_id,
-            api_token=args.api_token,
+            api_token=_read_token_file(args.api_token_file) if args.api_token_file else args.api_token,
             max_message_bytes=args.max_message_bytes,
             activity_orphan_grace=args.activity_orphan_grace,
             activity_lease_timeout=args.activity_lease_timeout,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import fcntl
 import os
 
+from dapr_agents_durable.engine.store import create_owner_only
+
 
 class EngineAlreadyRunning(RuntimeError):
     """Another engine process already serves this database file."""
@@ -30,7 +32,8 @@ class DatabaseLock:
 
     def acquire(self) -> None:
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        create_owner_only(self.path)
+        fd = os.open(self.path, os.O_RDWR)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

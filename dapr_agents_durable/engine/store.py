@@ -153,6 +153,21 @@ class ActivityRow:
     request: bytes
 
 
+def create_owner_only(path: str) -> None:
+    """Create ``path`` empty with mode 0600, whatever the umask, unless it exists.
+
+    SQLite gives the database's ``-wal`` and ``-shm`` files the database file's mode.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
 class DatabaseError(RuntimeError):
     """The database file cannot be used (wrong format, newer schema, not writable)."""
 
@@ -172,6 +187,7 @@ class Store:
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
         try:
+            create_owner_only(path)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous_full else 'NORMAL'}")

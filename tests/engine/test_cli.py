@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -9,15 +10,21 @@ import time
 from pathlib import Path
 
 import dapr.ext.workflow as wf
+import dapr.ext.workflow._durabletask.internal.protos as pb
+import grpc
 import pytest
+from engine_harness import assert_rpc_error, raw_channel, raw_stub
+
+TOKEN = "file-s3cret"
 
 
-def _start(db: Path, *flags: str) -> tuple[subprocess.Popen[str], int]:
+def _start(db: Path, *flags: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "dapr_agents_durable", "engine", "--port", "0", "--db", str(db), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -104,3 +111,58 @@ def test_unusable_database_file_is_named(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert str(bad) in result.stderr
+
+
+def _assert_token_required(port: int, token: str) -> None:
+    with raw_channel(port) as channel:
+        stub = raw_stub(channel)
+        request = pb.GetInstanceRequest(instanceId="anything")
+        assert_rpc_error(lambda: stub.GetInstance(request, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
+        response = stub.GetInstance(request, timeout=10, metadata=[("dapr-api-token", token)])
+        assert not response.exists
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=15)
+
+
+def test_api_token_file_sets_the_token_and_keeps_it_off_the_command_line(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    env = {k: v for k, v in os.environ.items() if k != "DAPR_API_TOKEN"}
+    proc, port = _start(tmp_path / "engine.db", "--api-token-file", str(token_file), env=env)
+    try:
+        _assert_token_required(port, TOKEN)
+        assert TOKEN.encode() not in Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+    finally:
+        _stop(proc)
+
+
+def test_api_token_from_the_environment_is_required(tmp_path: Path) -> None:
+    proc, port = _start(tmp_path / "engine.db", env={**os.environ, "DAPR_API_TOKEN": TOKEN})
+    try:
+        _assert_token_required(port, TOKEN)
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "cannot read"), ("", "is empty"), ("\n", "is empty")],
+    ids=["missing", "empty", "newline-only"],
+)
+def test_unusable_api_token_file_exits_2_naming_the_file(tmp_path: Path, content: str | None, message: str) -> None:
+    token_file = tmp_path / "token"
+    if content is not None:
+        token_file.write_text(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "dapr_agents_durable", "engine", "--port", "0", "--db", str(tmp_path / "e.db"),
+         "--api-token-file", str(token_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert f"--api-token-file {str(token_file)!r} {message}" in result.stderr
+    assert "ready" not in result.stdout

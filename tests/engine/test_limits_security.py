@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import threading
 
 import dapr.ext.workflow._durabletask.internal.protos as pb
@@ -202,6 +203,24 @@ def test_matching_token_runs_workflows(factory, monkeypatch, token_engine):
         assert_rpc_error(lambda: raw_stub(channel).GetInstance(request, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
     finally:
         channel.close()
+
+
+# -- file permissions ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o000], ids=["umask-022", "umask-000"])
+def test_database_files_are_readable_by_the_owner_only(factory, umask):
+    """The database, its WAL and shared-memory files and its lock file are created 0600."""
+    db_path = factory.db_path()
+    previous = os.umask(umask)
+    try:
+        app = factory.client_app(db_path=db_path)
+        app.schedule("wf_echo", input="written")
+    finally:
+        os.umask(previous)
+    for suffix in ("", "-wal", "-shm", ".lock"):
+        mode = stat.S_IMODE(os.stat(db_path + suffix).st_mode)
+        assert mode == 0o600, f"{db_path + suffix} has mode {oct(mode)}"
 
 
 # -- one engine per database -----------------------------------------------------------
