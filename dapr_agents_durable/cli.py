@@ -52,6 +52,11 @@ def _engine_parser(sub: argparse._SubParsersAction) -> None:
                    "before they run again (default %(default)s)")
     p.add_argument("--turn-timeout", type=float, default=defaults.turn_timeout,
                    help="seconds an unanswered workflow turn keeps its lease, 0 for ever (default %(default)s)")
+    p.add_argument("--max-waiting-calls", type=int, default=defaults.max_waiting_calls,
+                   help="WaitForInstanceStart/Completion calls served at once; more get RESOURCE_EXHAUSTED "
+                   "(default %(default)s)")
+    p.add_argument("--max-work-item-streams", type=int, default=defaults.max_work_item_streams,
+                   help="worker streams open at once; more get RESOURCE_EXHAUSTED (default %(default)s)")
     p.add_argument("--lenient-lifecycle", action="store_true",
                    help="drop resume-of-running and double-suspend instead of passing them on")
     p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -83,6 +88,8 @@ def _run_engine(args: argparse.Namespace) -> int:
             activity_lease_timeout=args.activity_lease_timeout,
             turn_timeout=args.turn_timeout,
             restart_grace=args.restart_grace,
+            max_waiting_calls=args.max_waiting_calls,
+            max_work_item_streams=args.max_work_item_streams,
             lenient_lifecycle=args.lenient_lifecycle,
         )
         engine = EmbeddedEngine(config).start()

@@ -46,6 +46,11 @@ class EngineConfig:
     """Seconds of stream idleness after which a health ping is sent (only to workers that accept it)."""
     max_inflight_per_stream: int = 64
     """Work items (turns + activities) in flight on one stream at a time."""
+    max_waiting_calls: int = 128
+    """``WaitForInstanceStart``/``WaitForInstanceCompletion`` calls served at once; more get
+    RESOURCE_EXHAUSTED. Each holds a server thread, so the bound keeps threads for other calls."""
+    max_work_item_streams: int = 64
+    """Worker ``GetWorkItems`` streams open at once; more get RESOURCE_EXHAUSTED (the SDK retries)."""
     lenient_lifecycle: bool = False
     """Drop a resume of a running instance and a second suspend instead of passing them on."""
     synchronous_full: bool = False
@@ -66,8 +71,9 @@ class EngineConfig:
                 problems.append(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.health_ping_interval <= 0:
             problems.append(f"health_ping_interval must be > 0 seconds, got {self.health_ping_interval}")
-        if self.max_inflight_per_stream < 1:
-            problems.append(f"max_inflight_per_stream must be >= 1, got {self.max_inflight_per_stream}")
+        for name in ("max_inflight_per_stream", "max_waiting_calls", "max_work_item_streams"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if problems:
             raise ValueError("invalid engine configuration: " + "; ".join(problems))
 

@@ -23,8 +23,9 @@ __all__ = ["EmbeddedEngine", "EngineAlreadyRunning"]
 
 log = logging.getLogger("dapr_agents_durable.engine")
 
-# Every open work-item stream and every blocked wait holds a server thread.
-_SERVER_THREADS = 256
+# Every open work-item stream and every blocked wait holds a server thread; both are
+# bounded by the config, and these threads stay free for every other call.
+_RESERVED_THREADS = 64
 
 
 class EmbeddedEngine:
@@ -95,7 +96,7 @@ class EmbeddedEngine:
         if self.config.api_token:
             interceptors.insert(0, TokenInterceptor(self.config.api_token))
         server = grpc.server(
-            ThreadPoolExecutor(max_workers=_SERVER_THREADS, thread_name_prefix="engine-rpc"),
+            ThreadPoolExecutor(max_workers=self._threads(), thread_name_prefix="engine-rpc"),
             options=options,
             interceptors=interceptors,
         )
@@ -113,6 +114,10 @@ class EmbeddedEngine:
             raise OSError(f"cannot listen on {self.config.host}:{self.config.port}: the address is in use")
         server.start()
         return server
+
+    def _threads(self) -> int:
+        """Server threads: one per wait and stream allowed, plus a reserve for all other calls."""
+        return self.config.max_waiting_calls + self.config.max_work_item_streams + _RESERVED_THREADS
 
     def _check_hello(self) -> None:
         metadata = [("dapr-api-token", self.config.api_token)] if self.config.api_token else None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +63,22 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
     def __init__(self, config: EngineConfig, dispatcher: Dispatcher) -> None:
         self.config = config
         self.dispatcher = dispatcher
+        self._wait_slots = threading.BoundedSemaphore(config.max_waiting_calls)
+        self._stream_slots = threading.BoundedSemaphore(config.max_work_item_streams)
+
+    @contextlib.contextmanager
+    def _wait_slot(self, context: grpc.ServicerContext, rpc: str) -> Iterator[None]:
+        if not self._wait_slots.acquire(blocking=False):
+            _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{rpc}: the engine already serves {self.config.max_waiting_calls} waiting calls "
+                "(max_waiting_calls, --max-waiting-calls); retry later or poll GetInstance",
+            )
+        try:
+            yield
+        finally:
+            self._wait_slots.release()
 
     def _check_router(self, context: grpc.ServicerContext, request: object) -> None:
         router = getattr(request, "router", None)
@@ -83,6 +101,21 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         return empty_pb2.Empty()
 
     def GetWorkItems(
+        self, request: pb.service.GetWorkItemsRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.service.WorkItem]:
+        if not self._stream_slots.acquire(blocking=False):
+            _abort(
+                context,
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"GetWorkItems: the engine already serves {self.config.max_work_item_streams} work-item "
+                "streams (max_work_item_streams, --max-work-item-streams); connect again later",
+            )
+        try:
+            yield from self._work_items(request, context)
+        finally:
+            self._stream_slots.release()
+
+    def _work_items(
         self, request: pb.service.GetWorkItemsRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.service.WorkItem]:
         capabilities = frozenset(getattr(request, "capabilities", ()))
@@ -160,7 +193,8 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         self, request: pb.service.GetInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceResponse:
         identifier("instanceId", request.instanceId)
-        inst = self._wait(request.instanceId, context, lambda i: i is not None and i.status != pb.PENDING)
+        with self._wait_slot(context, "WaitForInstanceStart"):
+            inst = self._wait(request.instanceId, context, lambda i: i is not None and i.status != pb.PENDING)
         return self._state(inst, request.getInputsAndOutputs)
 
     @_checked
@@ -168,10 +202,21 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         self, request: pb.service.GetInstanceRequest, context: grpc.ServicerContext
     ) -> pb.service.GetInstanceResponse:
         identifier("instanceId", request.instanceId)
-        inst = self._wait(
-            request.instanceId, context, lambda i: i is not None and i.status in pb.TERMINAL_STATUSES
-        )
+        with self._wait_slot(context, "WaitForInstanceCompletion"):
+            inst = self._wait(
+                request.instanceId, context, lambda i: i is not None and i.status in pb.TERMINAL_STATUSES
+            )
         return self._state(inst, request.getInputsAndOutputs)
+
+    def _wait_briefly(
+        self, instance_id: str, context: grpc.ServicerContext, done: Callable[[InstanceRow | None], bool]
+    ) -> None:
+        """Give a lifecycle request a moment to apply, unless every wait slot is taken."""
+        if self._wait_slots.acquire(blocking=False):
+            try:
+                self._wait(instance_id, context, done, limit=_LIFECYCLE_WAIT_SECONDS)
+            finally:
+                self._wait_slots.release()
 
     def _wait(
         self,
@@ -267,12 +312,7 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                 _abort(
                     context, grpc.StatusCode.NOT_FOUND, f"failed to submit termination request: {_NO_INSTANCE}"
                 )
-        self._wait(
-            request.instanceId,
-            context,
-            lambda i: i is None or i.status in pb.TERMINAL_STATUSES,
-            limit=_LIFECYCLE_WAIT_SECONDS,
-        )
+        self._wait_briefly(request.instanceId, context, lambda i: i is None or i.status in pb.TERMINAL_STATUSES)
         return pb.service.TerminateResponse()
 
     @_checked
@@ -309,11 +349,8 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
                 event = new_event(executionResumed=pb.events.ExecutionResumedEvent(input=reason))
             life.deliver(instance_id, event)
         wanted = pb.SUSPENDED if suspend else pb.RUNNING
-        self._wait(
-            instance_id,
-            context,
-            lambda i: i is None or i.status == wanted or i.status in pb.TERMINAL_STATUSES,
-            limit=_LIFECYCLE_WAIT_SECONDS,
+        self._wait_briefly(
+            instance_id, context, lambda i: i is None or i.status == wanted or i.status in pb.TERMINAL_STATUSES
         )
 
     @_checked

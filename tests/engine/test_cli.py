@@ -86,6 +86,8 @@ def test_work_survives_a_clean_restart(tmp_path: Path) -> None:
         (["--activity-orphan-grace", "-1"], "activity_orphan_grace must be >= 0"),
         (["--max-message-bytes", "10"], "max_message_bytes must be at least"),
         (["--app-id", ""], "app_id must not be empty"),
+        (["--max-waiting-calls", "0"], "max_waiting_calls must be >= 1"),
+        (["--max-work-item-streams", "0"], "max_work_item_streams must be >= 1"),
     ],
 )
 def test_bad_flags_exit_2_with_a_clear_message(tmp_path: Path, flags: list[str], message: str) -> None:

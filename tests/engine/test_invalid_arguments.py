@@ -17,6 +17,7 @@ from google.protobuf.wrappers_pb2 import StringValue
 MAX_SECONDS = 253402300799
 MIN_SECONDS = -62135596800
 LONG = "x" * 1025
+START_AT = "scheduledStartTimestamp"
 
 
 def wf_echo(ctx, inp):
@@ -40,9 +41,9 @@ def _purge_filter(**fields: Any) -> Callable[[Any], Any]:
 
 
 CASES: dict[str, tuple[Callable[[Any], Any], str]] = {
-    "start-after-9999": (_start(scheduledStartTimestamp=Timestamp(seconds=MAX_SECONDS + 1)), "scheduledStartTimestamp"),
-    "start-before-0001": (_start(scheduledStartTimestamp=Timestamp(seconds=MIN_SECONDS - 1)), "scheduledStartTimestamp"),
-    "start-negative-nanos": (_start(scheduledStartTimestamp=Timestamp(seconds=1, nanos=-1)), "scheduledStartTimestamp"),
+    "start-after-9999": (_start(scheduledStartTimestamp=Timestamp(seconds=MAX_SECONDS + 1)), START_AT),
+    "start-before-0001": (_start(scheduledStartTimestamp=Timestamp(seconds=MIN_SECONDS - 1)), START_AT),
+    "start-negative-nanos": (_start(scheduledStartTimestamp=Timestamp(seconds=1, nanos=-1)), START_AT),
     "start-long-id": (_start(instanceId=LONG), "instanceId"),
     "start-long-name": (_start(name=LONG), "name"),
     "start-long-version": (_start(version=StringValue(value=LONG)), "version"),

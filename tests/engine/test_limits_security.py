@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import stat
 import threading
+import time
 
 import dapr.ext.workflow._durabletask.internal.protos as pb
 import grpc
 import pytest
 from dapr.ext.workflow import DaprWorkflowClient, TaskFailedError, WorkflowStatus
 from engine_harness import (
+    RawStream,
     WorkflowApp,
     assert_rpc_error,
     build_runtime,
@@ -202,6 +204,71 @@ def test_matching_token_runs_workflows(factory, monkeypatch, token_engine):
         request = pb.GetInstanceRequest(instanceId=instance_id)
         assert_rpc_error(lambda: raw_stub(channel).GetInstance(request, timeout=10), grpc.StatusCode.UNAUTHENTICATED)
     finally:
+        channel.close()
+
+
+# -- concurrent waits and work-item streams --------------------------------------------
+
+
+def _waits(channel: grpc.Channel, count: int, instance_id: str, rpc: str = "WaitForInstanceCompletion") -> list:
+    call = getattr(raw_stub(channel), rpc)
+    return [call.future(pb.GetInstanceRequest(instanceId=instance_id), timeout=60) for _ in range(count)]
+
+
+def _exhausted(waits: list) -> list:
+    return [w for w in waits if w.done() and w.exception() is not None
+            and w.exception().code() == grpc.StatusCode.RESOURCE_EXHAUSTED]
+
+
+def test_many_waiting_clients_do_not_starve_other_calls(factory):
+    """300 blocked WaitForInstanceCompletion calls leave Hello, workers and new runs served promptly."""
+    app = factory.client_app()
+    instance_id = app.schedule("wf_echo", input="waited for")  # no worker yet: it stays PENDING
+    channel = raw_channel(app.port)
+    try:
+        waits = _waits(channel, 300, instance_id)
+        time.sleep(1.5)
+        app.stub.Hello(empty_pb2.Empty(), timeout=10)
+        factory.runtime(app.port, [wf_echo])
+        served = [w.result(timeout=60) for w in waits if w not in _exhausted(waits)]
+        assert served and all(r.workflowState.workflowStatus == pb.ORCHESTRATION_STATUS_COMPLETED for r in served)
+        assert len(served) + len(_exhausted(waits)) == 300
+        assert output_of(app.run("wf_echo", input="after the waits")) == "after the waits"
+    finally:
+        channel.close()
+
+
+def test_waits_and_streams_beyond_their_limits_are_resource_exhausted(factory):
+    """Waits past ``max_waiting_calls`` and streams past ``max_work_item_streams`` are refused at once."""
+    app = factory.client_app(max_waiting_calls=3, max_work_item_streams=1)
+    instance_id = app.schedule("wf_echo", input="limited")
+    channel = raw_channel(app.port)
+    stream = RawStream(raw_stub(channel))
+    try:
+        waits = _waits(channel, 4, instance_id) + _waits(channel, 1, instance_id, "WaitForInstanceStart")
+        wait_until(lambda: len(_exhausted(waits)) == 2, timeout=10, message="two waits to be refused")
+        assert all("max_waiting_calls" in w.exception().details() for w in _exhausted(waits))
+        held = [w for w in waits if w not in _exhausted(waits)]
+        time.sleep(0.5)
+        assert len(held) == 3 and not [w for w in held if w.done()]
+
+        second = RawStream(raw_stub(channel))
+        assert second.ended.wait(10), "a stream past the limit was accepted"
+        assert second.error is not None and second.error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "max_work_item_streams" in second.error.details()
+
+        began = time.monotonic()
+        other = app.schedule("wf_echo", input="terminated")
+        app.stub.TerminateInstance(pb.TerminateRequest(instanceId=other), timeout=10)
+        assert time.monotonic() - began < 5, "terminate waited for a wait slot"
+        app.stub.Hello(empty_pb2.Empty(), timeout=5)
+
+        stream.cancel()
+        factory.runtime(app.port, [wf_echo])
+        assert all(wait.result(timeout=60).exists for wait in held)
+        assert output_of(app.run("wf_echo", input="after")) == "after"
+    finally:
+        stream.cancel()
         channel.close()
 
 
