@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
-from pydantic_ai import Agent
+from pydantic_ai import Agent, DeferredToolResults
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.run import AgentRunResult
 
@@ -35,7 +35,7 @@ from dapr_agents_durable.adapters.pydantic_ai.workflow import run_workflow
 from dapr_agents_durable.loop import on_durable_loop
 from dapr_agents_durable.loop.framework_shims import pydantic_ai as pydantic_ai_shims
 from dapr_agents_durable.runtime import DurableRuntime, get_runtime
-from dapr_agents_durable.runtime.approvals import pending_call_ids
+from dapr_agents_durable.runtime.approvals import decode_status, pending_call_ids
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.durable_runtime import TERMINAL
 from dapr_agents_durable.runtime.options import positive_seconds
@@ -110,7 +110,9 @@ class DaprAgent(Generic[DepsT, OutputT]):
 
         A run whose tools need approval returns ``DeferredToolRequests`` as its output while its
         workflow waits; pass PydanticAI's ``DeferredToolResults`` back with the same ``run_id``
-        (``message_history=result.all_messages(), deferred_tool_results=...``) to continue it.
+        (``message_history=result.all_messages(), deferred_tool_results=...``) to continue it; without
+        a run id, that resume finds the paused run from the messages' ``run_id``. As natively, the
+        results must decide every call the run still waits for (else ``UserError``, nothing delivered).
         ``approval_timeout`` (seconds or a timedelta) denies calls still undecided after that long.
         """
         arguments.check_names(kwargs)
@@ -118,16 +120,23 @@ class DaprAgent(Generic[DepsT, OutputT]):
             return await run_delegate(self, user_prompt, run_id, kwargs)
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise ValueError("run_id must be a non-empty string (or None for a new run)")
-        run_id = run_id or next_nested_run_id() or uuid.uuid4().hex
         timeout = positive_seconds(approval_timeout, name="approval_timeout")
         runtime = get_runtime()
         _ensure_registered(runtime)
+        run_id = (
+            run_id
+            or next_nested_run_id()
+            or await asyncio.to_thread(self._paused_run, runtime, kwargs)
+            or uuid.uuid4().hex
+        )
         state = await asyncio.to_thread(runtime.state, run_id)
         decisions = []
         if state is not None:
             self._check_resumable(run_id, json.loads(state.serialized_input or "{}"), kwargs)
             results = kwargs.get("deferred_tool_results")
             if results is not None:
+                if state.runtime_status not in TERMINAL:
+                    approvals.check_covers([p.call_id for p in decode_status(state.serialized_custom_status)], results)
                 decisions = approvals.as_decisions(results)
             request: dict[str, Any] = {}
         else:
@@ -166,6 +175,30 @@ class DaprAgent(Generic[DepsT, OutputT]):
         if deps is not None and self.persist_deps:
             request[PERSISTED_DEPS] = check_persistable(self.agent, deps)
         return checked(request, what=f"input of agent {self.name!r}")
+
+    def _paused_run(self, runtime: DurableRuntime, kwargs: dict[str, Any]) -> str | None:
+        """The durable run a resume without a run id continues: the one that paused ``message_history``.
+
+        PydanticAI's own resume (``message_history=result.all_messages(), deferred_tool_results=...``)
+        carries the run id in its messages; when that run of this agent waits for the calls the
+        results decide, it goes on (else a new run starts, as natively).
+        """
+        results, history = kwargs.get("deferred_tool_results"), kwargs.get("message_history")
+        if not isinstance(results, DeferredToolResults) or not history:
+            return None
+        candidate = getattr(history[-1], "run_id", None)
+        if not isinstance(candidate, str) or not candidate:
+            return None
+        for durable_id in approvals.durable_run_ids(candidate):
+            state = runtime.state(durable_id)
+            if state is None or state.runtime_status in TERMINAL:
+                continue
+            if json.loads(state.serialized_input or "{}").get("agent") != self.name:
+                continue
+            waiting = pending_call_ids(state.serialized_custom_status)
+            if waiting and waiting <= {*results.approvals, *results.calls}:
+                return durable_id
+        return None
 
     def _check_resumable(self, run_id: str, stored: dict[str, Any], kwargs: dict[str, Any]) -> None:
         """A run that exists needs its in-process arguments from this caller (or a factory)."""

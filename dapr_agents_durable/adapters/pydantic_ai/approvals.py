@@ -6,7 +6,9 @@ hands that result to the caller (who sees it exactly as natively), publishes the
 custom status and waits for one approval event per call (``runtime/approvals.py``: from
 ``DaprAgent.run(..., deferred_tool_results=..., run_id=same)``, ``DurableRuntime.approve``, or
 ``dapr-agents-durable approvals``). With every decision in, it continues as the native resume
-does: ``agent.run(message_history=..., deferred_tool_results=...)``.
+does: ``agent.run(message_history=..., deferred_tool_results=...)``, with PydanticAI's ``run_id``
+``<run id>-resumed-<round>`` (PydanticAI wants a distinct one per agent run), so the messages
+still name the durable run for a resume that passes no run id.
 
 Example::
 
@@ -20,9 +22,11 @@ Example::
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic_ai import DeferredToolRequests, DeferredToolResults, ToolApproved, ToolDenied
+from pydantic_ai.exceptions import UserError
 from pydantic_ai.run import AgentRunResult
 
 from dapr_agents_durable.runtime.approvals import Decision, PendingApproval
@@ -49,10 +53,44 @@ def as_results(decisions: dict[str, Decision]) -> DeferredToolResults:
     approvals: dict[str, Any] = {}
     for call_id, decision in decisions.items():
         if decision.approved:
-            approvals[call_id] = ToolApproved(json.loads(decision.arguments)) if decision.arguments else True
+            edited = None if decision.arguments is None else json.loads(decision.arguments)
+            approvals[call_id] = True if edited is None else ToolApproved(override_args=edited)
         else:
             approvals[call_id] = ToolDenied(decision.message) if decision.message else False
     return DeferredToolResults(approvals=approvals)
+
+
+_RESUMED = re.compile(r"(?P<run_id>.+)-resumed-[0-9]+")
+
+
+def resumed_run_id(run_id: str, rounds: int) -> str:
+    """PydanticAI's ``run_id`` for the agent run continuing durable run ``run_id`` after approval round ``rounds``.
+
+    PydanticAI wants a distinct id per agent run; this one still names the durable run, so a
+    resume without a run id finds it from the messages (:func:`durable_run_ids`).
+    """
+    return f"{run_id}-resumed-{rounds}"
+
+
+def durable_run_ids(message_run_id: str) -> list[str]:
+    """The durable run ids a message's PydanticAI ``run_id`` may belong to, most likely first."""
+    found = _RESUMED.fullmatch(message_run_id)
+    return [message_run_id] if found is None else [message_run_id, found["run_id"]]
+
+
+def check_covers(waiting: list[str], results: DeferredToolResults) -> None:
+    """Raise PydanticAI's own ``UserError`` when ``results`` leave calls the run waits for undecided.
+
+    A native resume needs a result for every deferred call; durably the calls decided
+    elsewhere (``DurableRuntime.approve``) no longer count. Nothing is delivered on error.
+    """
+    given = set(results.approvals) | set(results.calls)
+    expected = set(waiting)
+    if not expected <= given:
+        raise UserError(
+            "Tool call results need to be provided for all deferred tool calls. "
+            f"Expected: {expected}, got: {given}"
+        )
 
 
 def as_decisions(results: DeferredToolResults) -> list[Decision]:

@@ -82,6 +82,7 @@ def _main(
         result = await agent.run(prompt, run_id=run_id, capabilities=capabilities, **kwargs)
         execution = current_execution()
         rest = {name: value for name, value in kwargs.items() if name not in _RESUME_DROPS}
+        rounds = 0
         while approvals.awaiting_approval(result):
             hand_over(run_id, result)  # the caller sees the paused result, as a native run returns it
             decisions = await collect_decisions(execution, approvals.pending(result, agent.name or ""), timeout)
@@ -89,6 +90,7 @@ def _main(
             result = await agent.run(
                 message_history=result.all_messages(),
                 deferred_tool_results=approvals.as_results(decisions),
+                run_id=approvals.resumed_run_id(run_id, rounds := rounds + 1),
                 capabilities=capabilities,
                 **rest,
             )

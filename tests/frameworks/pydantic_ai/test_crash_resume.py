@@ -80,3 +80,69 @@ def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> 
         assert server.request_count == paid
         assert len(_tools(tmp_path)) == STEPS
     _assert_key_absent(tmp_path, server)
+
+
+def pay_answer(request: RecordedRequest) -> Any:
+    if not request.tool_outputs:
+        return tool_call("record_step", {"n": 1})
+    return text(f"done: {request.tool_outputs[0]}")
+
+
+def _pending(app: subprocess.Popen[str]) -> list[str]:
+    assert app.stdout is not None
+    line = app.stdout.readline()
+    assert line, (app.wait(timeout=30), app.stderr.read()[-3000:] if app.stderr else "")
+    return json.loads(line)["pending"]  # type: ignore[no-any-return]
+
+
+def _kill(app: subprocess.Popen[str]) -> None:
+    app.kill()
+    app.wait(timeout=30)
+
+
+def test_kill_during_an_approval_wait_resumes_the_wait_and_the_approved_call_runs_once(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=pay_answer) as server:
+        asking = _start(server, tmp_path, "pyd-approve", "ask")
+        pending = _pending(asking)
+        assert len(pending) == 1
+        _kill(asking)
+        assert server.request_count == 1 and not (tmp_path / "tools.jsonl").exists()
+
+        approving = _start(server, tmp_path, "pyd-approve", "approve")
+        out, err = approving.communicate(timeout=180)
+        assert approving.returncode == 0, err[-3000:]
+        lines = [json.loads(line) for line in out.strip().splitlines()]
+        assert lines[0] == {"pending": pending}  # the paused result, rebuilt from history
+        assert lines[1] == {"output": "done: step 1 recorded", "requests": 1, "tool_calls": 1}
+        assert server.request_count == 2  # the first request was not paid again
+        assert [t["n"] for t in _tools(tmp_path)] == [1]
+
+        assert _finish(_start(server, tmp_path, "pyd-approve", "approve")) == lines[1]  # finished: from history
+        assert server.request_count == 2 and len(_tools(tmp_path)) == 1
+    _assert_key_absent(tmp_path, server)
+
+
+def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:
+    env = embedded_app_env(db, {"PYTHONPATH": os.pathsep.join(sys.path)})
+    return subprocess.run([sys.executable, "-m", "dapr_agents_durable", "approvals", *args, "--db", str(db)],
+                          env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_cli_approves_a_run_whose_app_was_killed_and_a_restart_finishes_it(tmp_path: Path) -> None:
+    db = tmp_path / "engine.db"
+    with ScriptedModelServer(rule=pay_answer) as server:
+        asking = _start(server, tmp_path, "pyd-cli", "ask")
+        pending = _pending(asking)
+        listed = _cli("list", "pyd-cli", db=db)  # reaches the engine the running app started
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        assert [json.loads(line)["call_id"] for line in listed.stdout.splitlines()] == pending
+        _kill(asking)
+
+        approved = _cli("approve", "pyd-cli", pending[0], db=db)  # no app now: the CLI opens the database
+        assert approved.returncode == 0, approved.stderr[-2000:]
+
+        result = _finish(_start(server, tmp_path, "pyd-cli", "approve"))
+        assert result == {"output": "done: step 1 recorded", "requests": 1, "tool_calls": 1}
+        assert server.request_count == 2
+        assert [t["n"] for t in _tools(tmp_path)] == [1]
+    _assert_key_absent(tmp_path, server)
