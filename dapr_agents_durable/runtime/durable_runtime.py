@@ -334,9 +334,17 @@ class DurableRuntime:
         with self._lock:
             runs = self._parked.pop((kind, name), set())
         for run_id in runs:
-            threading.Thread(target=self._raise_wake, args=(run_id,), daemon=True).start()
+            threading.Thread(target=self.wake, args=(run_id,), daemon=True).start()
 
-    def _raise_wake(self, run_id: str) -> None:
+    def wake(self, run_id: str) -> None:
+        """Raise :data:`WAKE_EVENT` on ``run_id`` so its workflow replays now (a no-op step).
+
+        An activity whose in-process objects only the replay of its workflow provides (after
+        a restart, the activity in flight is dispatched before its workflow has any reason to
+        replay) calls this instead of waiting. Example::
+
+            get_runtime().wake("order-42")
+        """
         try:
             self.client.raise_workflow_event(run_id, WAKE_EVENT, data={"wake": True})
         except RpcError as exc:

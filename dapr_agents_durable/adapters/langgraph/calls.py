@@ -3,12 +3,13 @@
 A node's chat model or tool is a live object (a client holding an API key); it never enters
 the history. The workflow leaves it here under a key derived from the run id and the call's
 position in the run, and the activity, running in the same app, takes it from here. A
-workflow replayed after a restart leaves the same key again, so a retried activity finds it.
+workflow replayed after a restart leaves the same key again; the activity in flight at the
+crash, dispatched again before its workflow has anything to replay for, wakes it first.
 
 Example::
 
     key = leave(execution, (model, stop, kwargs))
-    model, stop, kwargs = await take(key)
+    model, stop, kwargs = await take(key, run_id)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import weakref
 from typing import Any
 
 from dapr_agents_durable.loop.execution import DurableExecution
-from dapr_agents_durable.runtime import Registry
+from dapr_agents_durable.runtime import Registry, get_runtime
 
 LOOKUP_TIMEOUT = 60.0
 """Seconds an activity waits for its workflow (replaying after a restart) to leave its call here."""
@@ -41,8 +42,10 @@ def leave(execution: DurableExecution, item: Any) -> str:
     return key
 
 
-async def take(key: str) -> Any:
-    """The item left under ``key``, waiting for a replaying workflow to leave it."""
+async def take(key: str, run_id: str) -> Any:
+    """The item left under ``key``; after a restart, wakes run ``run_id`` to replay and leave it."""
+    if CALLS.get(key) is None:
+        await asyncio.to_thread(get_runtime().wake, run_id)
     return await asyncio.to_thread(CALLS.wait, key, LOOKUP_TIMEOUT)
 
 

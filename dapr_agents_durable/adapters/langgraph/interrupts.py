@@ -8,14 +8,17 @@ it from any process. A decision becomes the resume value of its interrupt:
 =========================================  ====================================
 Decision                                   resume value
 =========================================  ====================================
-approved, ``arguments`` = JSON text        that JSON value
+approved, ``arguments`` = JSON object      that object (a dict)
 approved, ``message`` only                 the message (a string)
 approved, nothing else                     ``True``
-rejected                                   ``{"approved": False, "message": m}``
+rejected, no message                       ``False``
+rejected with message ``m``                ``{"approved": False, "message": m}``
 =========================================  ====================================
 
-A native ``invoke(Command(resume=value), config)`` sends ``approved`` with ``arguments`` =
-``json.dumps(value)``.
+A native ``invoke(Command(resume=value), config)`` sends the decision that stands for
+``value``: a dict as ``arguments``, a string as ``message``, ``True``/``False`` as a bare
+approval/rejection. Other resume values (numbers, lists, ``None``) raise ``TypeError``:
+wrap them in a dict.
 """
 
 from __future__ import annotations
@@ -24,9 +27,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.load import dumpd
 from langgraph.types import Interrupt
 
+from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.names import INTERRUPT_TOOL
 from dapr_agents_durable.runtime.approvals import Decision, PendingApproval
 
@@ -35,7 +38,7 @@ def pending(interrupts: Sequence[Interrupt], graph: str) -> dict[str, PendingApp
     """The run's interrupts as pending approvals, by interrupt id."""
     return {
         item.id: PendingApproval(
-            call_id=item.id, tool=INTERRUPT_TOOL, agent=graph, arguments=json.dumps(dumpd(item.value))
+            call_id=item.id, tool=INTERRUPT_TOOL, agent=graph, arguments=json.dumps(to_data(item.value))
         )
         for item in interrupts
     }
@@ -44,9 +47,9 @@ def pending(interrupts: Sequence[Interrupt], graph: str) -> dict[str, PendingApp
 def resume_value(decision: Decision) -> Any:
     """The value ``interrupt()`` returns for ``decision`` (see the module's table)."""
     if not decision.approved:
-        return {"approved": False, "message": decision.message}
+        return False if decision.message is None else {"approved": False, "message": decision.message}
     if decision.arguments is not None:
-        return json.loads(decision.arguments)
+        return from_data(json.loads(decision.arguments))
     return decision.message if decision.message is not None else True
 
 
@@ -61,7 +64,20 @@ def decisions_for(resume: Any, waiting: list[str]) -> list[Decision]:
             f"the run waits on {len(waiting)} interrupts ({', '.join(waiting)}); resume them with "
             "Command(resume={interrupt_id: value, ...})"
         )
-    try:
-        return [Decision(cid, approved=True, arguments=json.dumps(value)) for cid, value in chosen.items()]
-    except TypeError as exc:
-        raise TypeError(f"a resume value of a durable graph must be JSON: {exc}") from exc
+    return [_decision(cid, value) for cid, value in chosen.items()]
+
+
+def _decision(call_id: str, value: Any) -> Decision:
+    if isinstance(value, bool):
+        return Decision(call_id, approved=value)
+    if isinstance(value, str):
+        return Decision(call_id, approved=True, message=value)
+    if isinstance(value, Mapping):
+        try:
+            return Decision(call_id, approved=True, arguments=json.dumps(to_data(dict(value))))
+        except TypeError as exc:
+            raise TypeError(f"the resume value of interrupt {call_id!r} must be JSON: {exc}") from exc
+    raise TypeError(
+        f"a durable graph resumes an interrupt with a dict, a string, True or False; got {type(value).__name__} "
+        f"for interrupt {call_id!r}: wrap it, e.g. Command(resume={{'value': ...}})"
+    )

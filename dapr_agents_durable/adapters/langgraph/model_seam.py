@@ -26,6 +26,7 @@ from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
 from dapr_agents_durable.loop import await_only, current_execution
+from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
 
@@ -112,10 +113,11 @@ def decode_result(data: Any) -> ChatResult:
 
 async def model_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     """Run the node's chat model on the request's messages; its provider retries are off."""
-    model, stop, kwargs = await take(request["call"])
+    model, stop, kwargs = await take(request["call"], ctx.workflow_id)
     model = _without_client_retries(model)
     try:
-        result = await _original_agenerate(model, messages_from_dict(request["messages"]), stop, None, **kwargs)
+        with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):
+            result = await _original_agenerate(model, messages_from_dict(request["messages"]), stop, None, **kwargs)
     except Exception as exc:
         await fail_for_retry(exc)
         raise

@@ -14,15 +14,16 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from langchain_core.load import dumpd, load
 from langchain_core.messages import ToolMessage, message_to_dict, messages_from_dict
 from langchain_core.tools import BaseTool
 from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
+from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
 from dapr_agents_durable.loop import await_only, current_execution
+from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 
 _original_ainvoke = BaseTool.ainvoke
@@ -64,8 +65,8 @@ async def _request(tool: BaseTool, input: Any, config: Any, kwargs: dict[str, An
 def _summary(input: Any) -> Any:
     """The tool call's name, id and arguments, for the history (the activity uses the real input)."""
     if isinstance(input, dict) and input.get("type") == "tool_call":
-        return {"id": input.get("id"), "args": dumpd(input.get("args"))}
-    return dumpd(input)
+        return {"id": input.get("id"), "args": to_data(input.get("args"))}
+    return to_data(input)
 
 
 def encode_output(output: Any) -> JSONValue:
@@ -75,9 +76,9 @@ def encode_output(output: Any) -> JSONValue:
     if isinstance(output, Command):
         if any(not isinstance(goto, str) for goto in ([output.goto] if isinstance(output.goto, str) else output.goto)):
             raise TypeError("a tool run as an activity can return Command(goto=...) with node names only, not Send")
-        parts = {"graph": output.graph, "goto": output.goto, "update": dumpd(output.update), "resume": dumpd(output.resume)}
+        parts = {"graph": output.graph, "goto": output.goto, "update": to_data(output.update), "resume": to_data(output.resume)}
         return checked({"command": parts}, what="tool command")
-    return checked({"value": dumpd(output)}, what="tool output")
+    return checked({"value": to_data(output)}, what="tool output")
 
 
 def decode_output(data: Any) -> Any:
@@ -89,14 +90,16 @@ def decode_output(data: Any) -> Any:
         return Command(
             graph=parts["graph"],
             goto=parts["goto"],
-            update=load(parts["update"], allowed_objects="messages"),
-            resume=load(parts["resume"], allowed_objects="messages"),
+            update=from_data(parts["update"]),
+            resume=from_data(parts["resume"]),
         )
-    return load(data["value"], allowed_objects="messages")
+    return from_data(data["value"])
 
 
 async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
-    """Run the node's tool on its own input and config."""
-    tool, input, config, kwargs = await take(request["call"])
+    """Run the node's tool on its own input and config, under the call's idempotency key."""
+    tool, input, config, kwargs = await take(request["call"], ctx.workflow_id)
     quiet = {**config, "callbacks": None} if config else None  # the graph's handlers live on the workflow's loop
-    return encode_output(await _original_ainvoke(tool, input, quiet, **kwargs))
+    call_id = (request["input"] or {}).get("id") if isinstance(request["input"], dict) else None
+    with idempotency.step_key(ctx.workflow_id, call_id or f"tool-{ctx.task_id}"):
+        return encode_output(await _original_ainvoke(tool, input, quiet, **kwargs))

@@ -16,11 +16,11 @@ from datetime import timedelta
 from typing import Any
 
 import dapr.ext.workflow as wf
-from langchain_core.load import dumpd, load
 from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph import interrupts
 from dapr_agents_durable.adapters.langgraph.calls import forget
+from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, encode_checkpoint, on_saver, seeded_saver
 from dapr_agents_durable.loop import current_execution, drive
@@ -43,15 +43,15 @@ class Outcome:
 def encode_input(value: Any) -> Any:
     """A graph input (or ``Command``) as LangChain JSON."""
     if isinstance(value, Command):
-        return {"command": {"resume": dumpd(value.resume), "update": dumpd(value.update), "goto": dumpd(value.goto)}}
-    return {"value": dumpd(value)}
+        return {"command": {"resume": to_data(value.resume), "update": to_data(value.update), "goto": to_data(value.goto)}}
+    return {"value": to_data(value)}
 
 
 def decode_input(data: Any) -> Any:
     if "command" in data:
-        parts = {name: load(part, allowed_objects="messages") for name, part in data["command"].items()}
+        parts = {name: from_data(part) for name, part in data["command"].items()}
         return Command(resume=parts["resume"], update=parts["update"], goto=parts["goto"] or ())
-    return load(data["value"], allowed_objects="messages")
+    return from_data(data["value"])
 
 
 def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
@@ -71,7 +71,7 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
     finally:
         forget(run_id)
     hand_over(run_id, outcome)
-    return checked({"checkpoint": outcome.checkpoint, "values": dumpd(outcome.value)}, what="graph result")
+    return checked({"checkpoint": outcome.checkpoint, "values": to_data(outcome.value)}, what="graph result")
 
 
 def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta | None) -> Any:

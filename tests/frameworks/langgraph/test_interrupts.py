@@ -85,3 +85,32 @@ def test_interrupt_resumed_through_the_runtime_api() -> None:
     assert state.values["verdict"] == "fine"
     assert [m.content for m in state.values["messages"]] == ["Write.", "A draft.", "The reviewer says: fine", "Published."]
     assert not state.next
+
+
+def yes_no_graph(builder_type: Any) -> Any:
+    def ask(state: ReviewState) -> dict[str, Any]:
+        return {"verdict": repr(interrupt("Publish?"))}
+
+    builder = builder_type(ReviewState)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    return builder.compile(checkpointer=InMemorySaver(), name="yes-no")
+
+
+@pytest.mark.parametrize("answer", [False, True, "later", {"when": "Monday"}])
+def test_resume_values_reach_interrupt_as_natively(answer: Any) -> None:
+    native, graph = yes_no_graph(NativeStateGraph), yes_no_graph(StateGraph)
+    config = {"configurable": {"thread_id": f"yes-no-{answer!r}"}}
+    for g in (native, graph):
+        g.invoke({"messages": [HumanMessage("Go.")]}, config)
+    expected = native.invoke(Command(resume=answer), config)
+    assert graph.invoke(Command(resume=answer), config)["verdict"] == expected["verdict"] == repr(answer)
+
+
+def test_a_resume_value_that_is_no_decision_is_refused_with_a_way_out() -> None:
+    graph = yes_no_graph(StateGraph)
+    config = {"configurable": {"thread_id": "yes-no-number"}}
+    graph.invoke({"messages": [HumanMessage("Go.")]}, config)
+    with pytest.raises(TypeError, match=r"got int .*Command\(resume=\{'value'"):
+        graph.invoke(Command(resume=3), config)
+    assert graph.invoke(Command(resume={"value": 3}), config)["verdict"] == repr({"value": 3})
