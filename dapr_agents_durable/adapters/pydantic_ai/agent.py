@@ -148,6 +148,9 @@ class DaprAgent(Generic[DepsT, OutputT]):
         paused = False
         try:
             result = await asyncio.to_thread(self._run_to_rest, runtime, request, run_id, decisions)
+            results = kwargs.get("deferred_tool_results")
+            if state is not None and state.runtime_status in TERMINAL and isinstance(results, DeferredToolResults):
+                approvals.check_not_ended_with_calls(result, results, run_id)
             paused = approvals.awaiting_approval(result)
             return result
         finally:

@@ -93,6 +93,24 @@ def check_covers(waiting: list[str], results: DeferredToolResults) -> None:
         )
 
 
+def check_not_ended_with_calls(result: AgentRunResult[Any], results: DeferredToolResults, run_id: str) -> None:
+    """Refuse results for external calls (``CallDeferred``) of a run that ended with them.
+
+    Such a run ends as natively (its output lists the calls), so the same run id answers with
+    that stored result; the calls' results belong to a new run, as in PydanticAI.
+    """
+    output = result.output
+    if not isinstance(output, DeferredToolRequests) or not output.calls:
+        return
+    if not {call.tool_call_id for call in output.calls} <= {*results.calls, *results.approvals}:
+        return
+    raise UserError(
+        f"durable run {run_id!r} ended with deferred external calls (CallDeferred) and cannot take their "
+        "results; pass them to a new run: DaprAgent.run(message_history=result.all_messages(), "
+        "deferred_tool_results=..., run_id=<a new id>, or no run_id)"
+    )
+
+
 def as_decisions(results: DeferredToolResults) -> list[Decision]:
     """The caller's ``DeferredToolResults`` approvals as decisions for the waiting workflow."""
     decisions = []

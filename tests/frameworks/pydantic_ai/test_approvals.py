@@ -25,6 +25,7 @@ from dapr.ext.workflow.workflow_state import WorkflowStatus
 from pydantic_ai import (
     Agent,
     ApprovalRequired,
+    CallDeferred,
     DeferredToolRequests,
     DeferredToolResults,
     RunContext,
@@ -356,3 +357,27 @@ def test_two_approval_rounds_continue_one_durable_run_as_natively(with_id: bool)
     assert durable_id == run_id or run_id is None
     assert get_runtime().state(durable_id).runtime_status == WorkflowStatus.COMPLETED
     assert len(_events(durable_id, WorkflowHistoryEventType.EVENT_RAISED)) == 2
+
+
+def test_external_calls_end_the_run_as_natively_and_their_results_go_to_a_new_run() -> None:
+    agent = Agent(FunctionModel(_script([5], "compute")), name="appr-external", output_type=[str, DeferredToolRequests])
+
+    @agent.tool_plain
+    def compute(amount: int) -> str:
+        raise CallDeferred(metadata={"job": f"job-{amount}"})
+
+    results = DeferredToolResults(calls={"c1": "computed 25"})
+    native_first, native_final = _native(agent, results)
+    dagent = DaprAgent(agent)
+    first = dagent.run_sync("refund my orders", run_id="appr-external-1")
+    same_run(native_first, first)
+    assert get_runtime().state("appr-external-1").runtime_status == WorkflowStatus.COMPLETED
+    assert get_runtime().pending_approvals("appr-external-1") == []
+
+    with pytest.raises(UserError, match="'appr-external-1' ended with deferred external calls"):
+        dagent.run_sync(message_history=first.all_messages(), deferred_tool_results=results, run_id="appr-external-1")
+    assert dagent.run_sync("refund my orders", run_id="appr-external-1").output == first.output  # stored result
+
+    final = dagent.run_sync(message_history=first.all_messages(), deferred_tool_results=results)
+    same_run(native_final, final)
+    assert final.output == "computed 25"
