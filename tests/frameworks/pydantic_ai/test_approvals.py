@@ -38,7 +38,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.run import AgentRunResult
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
-from dapr_agents_durable.runtime import PendingApproval, get_runtime
+from dapr_agents_durable.runtime import Decision, PendingApproval, get_runtime
 
 refunds: list[int] = []
 calls: Counter[str] = Counter()
@@ -381,3 +381,29 @@ def test_external_calls_end_the_run_as_natively_and_their_results_go_to_a_new_ru
     final = dagent.run_sync(message_history=first.all_messages(), deferred_tool_results=results)
     same_run(native_final, final)
     assert final.output == "computed 25"
+
+
+def test_an_edited_approval_through_the_runtime_reaches_a_tool_with_deps_as_natively() -> None:
+    agent = Agent(
+        FunctionModel(_script([900])), name="appr-edit", deps_type=dict, output_type=[str, DeferredToolRequests]
+    )
+    paid: list[tuple[str, int]] = []
+
+    @agent.tool(requires_approval=True)
+    def refund(ctx: RunContext[dict[str, str]], amount: int) -> str:
+        paid.append((ctx.deps["account"], amount))
+        return f"refunded {amount} to {ctx.deps['account']}"
+
+    deps = {"account": "acct-7"}
+    first = agent.run_sync("refund my orders", deps=deps)
+    edited = DeferredToolResults(approvals={"c1": ToolApproved(override_args={"amount": 90})})
+    native_final = agent.run_sync(message_history=first.all_messages(), deps=deps, deferred_tool_results=edited)
+
+    dagent = DaprAgent(agent)
+    dagent.run_sync("refund my orders", run_id="appr-edit-1", deps=deps)
+    get_runtime().decide("appr-edit-1", Decision("c1", approved=True, arguments='{"amount": 90}'))
+    get_runtime().wait("appr-edit-1", timeout=30)
+    final = dagent.run_sync("refund my orders", run_id="appr-edit-1", deps=deps)
+    same_run(native_final, final)
+    assert final.output == "refunded 90 to acct-7"
+    assert paid == [("acct-7", 90), ("acct-7", 90)]
