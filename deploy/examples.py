@@ -45,4 +45,6 @@ EXAMPLES: tuple[Example, ...] = (
             ("What is the weather in Paris?", "--run-id", "weather-1")),
     Example("refund-agent", "examples/openai_agents/approval_app.py", "openai-agents", ("--run-id", "refund-7")),
     Example("crewai-weather", "examples/crewai/app.py", "crewai", ("--city", "Paris", "--run-id", "forecast-1")),
+    Example("langgraph-trip", "examples/langgraph/app.py", "langgraph", ("--thread", "trip-1")),
+    Example("pydantic-weather", "examples/pydantic_ai/app.py", "pydantic-ai", ("--run-id", "weather-1")),
 )

@@ -25,11 +25,11 @@ def test_a_new_example_app_without_an_entry_is_caught(tmp_path: Path) -> None:
     for example in EXAMPLES:
         (tmp_path / example.script).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / example.script).write_text("")
-    (tmp_path / "examples" / "langgraph").mkdir()
-    (tmp_path / "examples" / "langgraph" / "app.py").write_text("")
+    (tmp_path / "examples" / "smolagents").mkdir()
+    (tmp_path / "examples" / "smolagents" / "app.py").write_text("")
     (tmp_path / "examples" / "crewai" / "app.py").unlink()
     assert unwired_apps(tmp_path, {e.script for e in EXAMPLES}) == [
-        "examples/langgraph/app.py: not in deploy/examples.py",
+        "examples/smolagents/app.py: not in deploy/examples.py",
         "examples/crewai/app.py: in deploy/examples.py but missing",
     ]
 
