@@ -154,7 +154,8 @@ def _run_approvals(args: argparse.Namespace) -> int:
             for call in runtime.pending_approvals(args.run_id):
                 print(json.dumps(call.to_json()))
         elif args.action == "approve":
-            runtime.approve(args.run_id, args.call_id, always=args.always)
+            runtime.approve(args.run_id, args.call_id, always=args.always, message=args.message,
+                            arguments=args.arguments)
         else:
             runtime.reject(args.run_id, args.call_id, message=args.message, always=args.always)
     except (LookupError, ValueError, EngineAlreadyRunning) as exc:

@@ -40,7 +40,8 @@ def db_option() -> argparse.ArgumentParser:
 def decision_parsers(
     actions: argparse._SubParsersAction, common: argparse.ArgumentParser, approve_help: str, reject_help: str
 ) -> list[argparse.ArgumentParser]:
-    """The ``approve RUN CALL [--always]`` and ``reject RUN CALL [--message M] [--always]`` actions."""
+    """The ``approve RUN CALL [--message M] [--arguments JSON] [--always]`` and ``reject RUN CALL
+    [--message M] [--always]`` actions."""
     made = []
     for name, help_text in (("approve", approve_help), ("reject", reject_help)):
         action = actions.add_parser(name, parents=[common], help=help_text)
@@ -49,6 +50,11 @@ def decision_parsers(
         action.add_argument("--always", action="store_true", help="also decide the tool's later calls in this run")
         if name == "reject":
             action.add_argument("--message", default=None, help="what the model is told instead of the output")
+        else:
+            action.add_argument("--message", default=None,
+                                help="text sent with the approval (CrewAI feedback, a LangGraph resume string)")
+            action.add_argument("--arguments", default=None, metavar="JSON",
+                                help="a JSON object: the call's edited arguments (PydanticAI), a LangGraph resume dict")
         made.append(action)
     return made
 
@@ -188,7 +194,7 @@ def _history(runtime: DurableRuntime, args: argparse.Namespace) -> int:
 
 def _decide(runtime: DurableRuntime, args: argparse.Namespace) -> int:
     if args.action == "approve":
-        runtime.approve(args.run_id, args.call_id, always=args.always)
+        runtime.approve(args.run_id, args.call_id, always=args.always, message=args.message, arguments=args.arguments)
     else:
         runtime.reject(args.run_id, args.call_id, message=args.message, always=args.always)
     return _done(args, {"run_id": args.run_id, "call_id": args.call_id, "decision": args.action + "d"})

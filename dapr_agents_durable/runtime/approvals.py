@@ -131,9 +131,16 @@ def waits_for_others(answered: frozenset[str] | set[str]) -> Callable[[Any], boo
 
 
 async def collect_decisions(
-    execution: DurableExecution, pending: Mapping[str, PendingApproval], timeout: timedelta | None
+    execution: DurableExecution,
+    pending: Mapping[str, PendingApproval],
+    timeout: timedelta | None,
+    *,
+    at_least: int | None = None,
 ) -> dict[str, Decision]:
     """In a workflow: publish ``pending`` as custom status and wait for a decision on each call.
+
+    With ``at_least=n`` it returns once ``n`` calls are decided (LangGraph resumes the
+    interrupts it has answers for and keeps the others waiting).
 
     One :data:`APPROVAL_EVENT` per call; malformed events and events for other calls are
     logged and skipped. Calls still undecided after ``timeout`` (workflow time) are
@@ -146,7 +153,8 @@ async def collect_decisions(
     """
     decisions: dict[str, Decision] = {}
     deadline = None if timeout is None else execution.now() + timeout
-    while len(decisions) < len(pending):
+    wanted = len(pending) if at_least is None else min(at_least, len(pending))
+    while len(decisions) < wanted:
         execution.context.set_custom_status(
             encode_status([view for cid, view in pending.items() if cid not in decisions])
         )

@@ -263,21 +263,29 @@ class DurableRuntime:
             return []
         return decode_status(state.serialized_custom_status)
 
-    def approve(self, run_id: str, call_id: str, *, always: bool = False) -> None:
+    def approve(
+        self, run_id: str, call_id: str, *, always: bool = False, message: str | None = None, arguments: str | None = None
+    ) -> None:
         """Approve the pending tool call ``call_id`` of run ``run_id`` (from any process).
 
-        ``always`` also approves the tool's later calls in this run. Example::
+        ``always`` also approves the tool's later calls in this run; ``message`` and
+        ``arguments`` (a JSON object as text: edited call arguments, a LangGraph resume
+        dict) travel with the approval for frameworks that take them. Example::
 
             get_runtime().approve("refund-17", "call_8x2")
         """
-        self.decide(run_id, Decision(call_id, approved=True, always=always))
+        self.decide(run_id, Decision(call_id, approved=True, always=always, message=message, arguments=arguments))
 
     def reject(self, run_id: str, call_id: str, *, message: str | None = None, always: bool = False) -> None:
         """Reject the pending tool call ``call_id``; ``message`` is what the model is told."""
         self.decide(run_id, Decision(call_id, approved=False, always=always, message=message))
 
     def decide(self, run_id: str, decision: Decision) -> None:
-        """Deliver ``decision`` to run ``run_id``, which must be waiting for that call."""
+        """Deliver ``decision`` to run ``run_id``, which must be waiting for that call.
+
+        A malformed decision (``arguments`` not a JSON object) raises ``ValueError`` and sends nothing.
+        """
+        Decision.from_json(decision.to_json())
         pending = [p.call_id for p in self.pending_approvals(run_id)]
         if decision.call_id not in pending:
             waiting = ", ".join(repr(c) for c in pending) or "no tool call"

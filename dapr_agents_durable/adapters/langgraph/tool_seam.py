@@ -99,7 +99,7 @@ def decode_output(data: Any) -> Any:
 async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     """Run the node's tool on its own input and config, under the call's idempotency key."""
     tool, input, config, kwargs = await take(request["call"], ctx.workflow_id)
-    quiet = {**config, "callbacks": None} if config else None  # the graph's handlers live on the workflow's loop
+    quiet: Any = {**config, "callbacks": None} if config else None  # the graph's handlers live on the workflow's loop
     call_id = (request["input"] or {}).get("id") if isinstance(request["input"], dict) else None
     with idempotency.step_key(ctx.workflow_id, call_id or f"tool-{ctx.task_id}"):
         return encode_output(await _original_ainvoke(tool, input, quiet, **kwargs))

@@ -2,9 +2,10 @@
 
 One run is one ``invoke``/``stream`` call on a thread. The graph checkpoints into an
 ``InMemorySaver`` living in the workflow, seeded with the thread's previous checkpoint. A
-run that stops on ``interrupt()`` hands its interrupted result to the caller, waits for one
-decision per interrupt (:mod:`.interrupts`) and continues with ``Command(resume=...)``, as a
-native caller would. The real result (and stream chunks) are handed to a caller in this
+run that stops on ``interrupt()`` hands its interrupted result to the caller, waits for a
+decision on at least one interrupt (:mod:`.interrupts`) and continues with
+``Command(resume={id: value})`` for those decided, as a native caller would (the others
+stay interrupted). The real result (and stream chunks) are handed to a caller in this
 process; the workflow output is the thread's last checkpoint and values as JSON.
 """
 
@@ -90,7 +91,7 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
                 return outcome
             hand_over(run_id, outcome)  # the caller sees the interrupted result, as natively
             waiting = interrupts.pending(outcome.interrupts, request["graph"])
-            decisions = await collect_decisions(execution, waiting, timeout)
+            decisions = await collect_decisions(execution, waiting, timeout, at_least=1)  # as natively: resume what is answered
             execution.context.set_custom_status(encode_status([]))
             value = Command(resume={cid: interrupts.resume_value(d) for cid, d in decisions.items()})
 

@@ -136,3 +136,28 @@ def test_kill_during_an_interrupt_wait_resumes_the_wait(tmp_path: Path) -> None:
         assert result["messages"] == ["Write a forecast.", "A sunny draft.", "The reviewer says: ship it", "Published."]
         assert server.request_count == 2  # the draft is not written again
     _assert_key_absent(tmp_path, server)
+
+
+def _approvals(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "dapr_agents_durable", "approvals", *args, "--db", str(tmp / "engine.db")],
+                          capture_output=True, text=True, timeout=120, env=embedded_app_env(tmp / "engine.db"))
+
+
+def test_the_cli_resumes_an_interrupt_while_the_app_is_down(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=review_answer) as server:
+        app = _start(server, tmp_path, "review-cli", "review")
+        assert app.stdout is not None
+        interrupt_id = app.stdout.readline().split()[1]
+        app.kill()
+        app.wait()
+
+        refused = _approvals(tmp_path, "approve", "review-cli-1", interrupt_id, "--arguments", "[1]")
+        assert refused.returncode == 2 and "'arguments' must be a JSON object" in refused.stderr
+        listed = _approvals(tmp_path, "list", "review-cli-1")
+        assert json.loads(listed.stdout)["call_id"] == interrupt_id  # the refused decision changed nothing
+        decided = _approvals(tmp_path, "approve", "review-cli-1", interrupt_id, "--message", "ship it")
+        assert decided.returncode == 0, decided.stderr
+
+        result = _finish(_start(server, tmp_path, "review-cli", "review"))
+        assert result["verdict"] == "ship it"
+        assert server.request_count == 2

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NotRequired
+import operator
+from typing import Annotated, Any, NotRequired
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -114,3 +115,40 @@ def test_a_resume_value_that_is_no_decision_is_refused_with_a_way_out() -> None:
     with pytest.raises(TypeError, match=r"got int .*Command\(resume=\{'value'"):
         graph.invoke(Command(resume=3), config)
     assert graph.invoke(Command(resume={"value": 3}), config)["verdict"] == repr({"value": 3})
+
+
+class Both(MessagesState):
+    answers: Annotated[list[str], operator.add]
+
+
+def two_interrupts_graph(builder_type: Any) -> Any:
+    def ask_a(state: Both) -> dict[str, Any]:
+        return {"answers": [f"a={interrupt('A?')}"]}
+
+    def ask_b(state: Both) -> dict[str, Any]:
+        return {"answers": [f"b={interrupt('B?')}"]}
+
+    builder = builder_type(Both)
+    builder.add_node("ask_a", ask_a)
+    builder.add_node("ask_b", ask_b)
+    builder.add_edge(START, "ask_a")
+    builder.add_edge(START, "ask_b")  # one super-step, two interrupts
+    return builder.compile(checkpointer=InMemorySaver(), name="two-interrupts")
+
+
+@pytest.mark.parametrize("one_at_a_time", [False, True])
+def test_two_interrupts_in_one_super_step_resume_as_natively(one_at_a_time: bool) -> None:
+    config = {"configurable": {"thread_id": f"two-{one_at_a_time}"}}
+    seen = []
+    for graph in (two_interrupts_graph(NativeStateGraph), two_interrupts_graph(StateGraph)):
+        first = graph.invoke({"messages": [HumanMessage("Go.")]}, config)
+        by_value = {i.value: i.id for i in first["__interrupt__"]}
+        steps = [{by_value["A?"]: "yes"}, {by_value["B?"]: "no"}] if one_at_a_time else [
+            {by_value["A?"]: "yes", by_value["B?"]: "no"}]
+        outcomes = []
+        for resume in steps:
+            out = graph.invoke(Command(resume=resume), config)
+            outcomes.append((sorted(out["answers"]), sorted(i.value for i in out.get("__interrupt__", ()))))
+        seen.append((sorted(by_value), outcomes))
+    assert seen[1] == seen[0]
+    assert seen[0][1][-1] == (["a=yes", "b=no"], [])

@@ -7,7 +7,7 @@ branch per city, each branch a model call, in one super-step. MODE "turns": a Re
 compiled with an ``InMemorySaver``; each process runs one turn saying TEXT. MODE "review":
 a draft, an ``interrupt()`` for review, then publishing; the app prints ``waiting <id>``
 when the run waits, then resumes it with ``Command(resume=VERDICT)`` or, without
-``VERDICT``, keeps waiting until killed.
+``VERDICT``, keeps waiting until killed (a run decided meanwhile simply finishes).
 The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY.
 Prints one JSON line: the messages' contents and the number of model requests the graph saw.
 """
@@ -120,8 +120,9 @@ else:
     out = graph.invoke({"messages": [HumanMessage("Write a forecast.")]}, config)
     for pending in out.get("__interrupt__", ()):
         print(f"waiting {pending.id}", flush=True)
-    if not os.environ.get("VERDICT"):
-        threading.Event().wait()
-    out = graph.invoke(Command(resume=os.environ["VERDICT"]), config)
+    if out.get("__interrupt__"):
+        if not os.environ.get("VERDICT"):
+            threading.Event().wait()
+        out = graph.invoke(Command(resume=os.environ["VERDICT"]), config)
 print(json.dumps({"messages": [m.content for m in out["messages"]], "reports": sorted(out.get("reports", [])),
                   "verdict": out.get("verdict")}), flush=True)
