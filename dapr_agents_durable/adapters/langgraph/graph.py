@@ -126,6 +126,45 @@ class DurableGraph:
     async def aget_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> Any:
         return await asyncio.to_thread(self.get_state, config, subgraphs=subgraphs)
 
+    def get_state_history(
+        self, config: dict[str, Any], *, filter: dict[str, Any] | None = None, before: Any = None, limit: int | None = None
+    ) -> Iterator[Any]:
+        """The thread's state after each of its finished durable runs (``StateSnapshot``), newest first.
+
+        One snapshot per run (turn), not per super-step: a run's inner checkpoints are not kept.
+        """
+        thread = self._checkpointed_thread(config)
+        if filter is not None or before is not None:
+            raise ValueError("a durable graph's get_state_history takes config and limit; filter and before are not supported")
+        runtime = get_runtime()
+        _ensure_registered(runtime)
+        latest, _ = self._latest(runtime, thread)
+        turns = int(latest.rsplit("-", 1)[1]) if latest else 0
+        snapshots = 0
+        for turn in range(turns, 0, -1):
+            encoded = self._checkpoint_of(runtime, f"{thread}-{turn}")
+            if encoded is None or (limit is not None and snapshots >= limit):
+                continue
+            snapshots += 1
+            yield on_saver(self.graph, seeded_saver(thread, encoded)).get_state({"configurable": {"thread_id": thread}})
+
+    def update_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, task_id: str | None = None) -> Any:
+        """``graph.update_state`` as a durable run of its own: the thread's next turn starts from the update."""
+        self._checkpointed_thread(config)
+        if task_id is not None:
+            raise ValueError("a durable graph's update_state does not take task_id")
+        return self._run("update", values, config, {"as_node": as_node}).value
+
+    async def aupdate_state(self, config: dict[str, Any], values: Any, as_node: str | None = None, task_id: str | None = None) -> Any:
+        return await asyncio.to_thread(self.update_state, config, values, as_node, task_id)
+
+    def _checkpointed_thread(self, config: dict[str, Any]) -> str:
+        if not self.keeps_threads:
+            raise ValueError("No checkpointer set: compile the graph with a checkpointer to keep a thread's history")
+        thread = _thread_id(config, required=True)
+        assert thread is not None  # required=True raises for a config without a thread id
+        return thread
+
     # --- runs --------------------------------------------------------------------------
 
     def _run(self, call: str, input: Any, config: dict[str, Any] | None, kwargs: dict[str, Any]) -> Outcome:
@@ -168,9 +207,12 @@ class DurableGraph:
     def _request(
         self, call: str, input: Any, thread: str, prior: Any, config: dict[str, Any], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        unknown = set(kwargs) - {"stream_mode", "subgraphs"}
+        unknown = set(kwargs) - ({"as_node"} if call == "update" else {"stream_mode", "subgraphs"})
         if unknown:
             raise TypeError(f"a durable graph call takes config, stream_mode and subgraphs; not {', '.join(sorted(unknown))}")
+        if (config.get("configurable") or {}).get("checkpoint_id"):
+            raise ValueError("a durable graph runs from its thread's latest state; a config with checkpoint_id "
+                             "(time travel) is not supported")
         if isinstance(input, Command) and input.resume is not None:
             raise UnfinishedRunError(f"thread {thread!r} has no run waiting on an interrupt; Command(resume=...) has nothing to resume")
         run_config = {key: config[key] for key in ("recursion_limit", "tags", "metadata") if key in config}
@@ -182,6 +224,7 @@ class DurableGraph:
                 "input": encode_input(input),
                 "stream_mode": kwargs.get("stream_mode", _STREAM_DEFAULT),
                 "subgraphs": bool(kwargs.get("subgraphs", False)),
+                "as_node": kwargs.get("as_node"),
                 "prior": prior,
                 "config": run_config,
                 "interrupt_timeout": self.interrupt_timeout,

@@ -99,6 +99,8 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
 
 
 async def _call(graph: Any, request: dict[str, Any], value: Any, config: dict[str, Any]) -> Outcome:
+    if request["call"] == "update":
+        return Outcome(await graph.aupdate_state(config, value, as_node=request.get("as_node")))
     if request["call"] == "stream":
         chunks = [
             chunk

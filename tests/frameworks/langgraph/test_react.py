@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType as EventType
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
@@ -86,3 +88,32 @@ def test_conversation_turns_on_a_checkpointed_thread() -> None:
         assert shape(out["messages"]) == shape(expected["messages"])
     assert len(out["messages"]) == 4
     assert shape(graph.get_state(config).values["messages"]) == shape(out["messages"])
+
+
+def test_update_state_and_state_history_on_a_checkpointed_thread() -> None:
+    replies = [AIMessage("Hello!"), AIMessage("Noted: you are Ada.")]
+    native = react(NativeStateGraph, scripted(*replies), checkpointer=InMemorySaver())
+    graph = react(StateGraph, scripted(*replies), checkpointer=InMemorySaver(), name="react-update")
+    config = {"configurable": {"thread_id": "update-1"}}
+    for g in (native, graph):
+        g.invoke({"messages": [HumanMessage("hi")]}, config)
+        g.update_state(config, {"messages": [HumanMessage("I am Ada.")]}, as_node="agent")
+        g.invoke({"messages": [HumanMessage("remember me?")]}, config)
+    expected = native.get_state(config).values["messages"]
+    assert shape(graph.get_state(config).values["messages"]) == shape(expected)
+    history = list(graph.get_state_history(config))
+    assert [len(s.values["messages"]) for s in history] == [5, 3, 2]  # newest first: one snapshot per durable run
+    assert shape(history[1].values["messages"]) == shape(expected[:3])
+    assert len(list(graph.get_state_history(config, limit=1))) == 1
+    earlier = {"configurable": {**history[1].config["configurable"], "thread_id": "update-1"}}
+    with pytest.raises(ValueError, match="checkpoint_id"):
+        graph.invoke({"messages": [HumanMessage("again")]}, earlier)
+
+
+def test_state_history_needs_a_checkpointer_as_natively() -> None:
+    graph = react(StateGraph, script(), name="react-no-history")
+    config = {"configurable": {"thread_id": "no-history"}}
+    with pytest.raises(ValueError, match="No checkpointer set"):
+        list(graph.get_state_history(config))
+    with pytest.raises(ValueError, match="No checkpointer set"):
+        graph.update_state(config, {"messages": []})
