@@ -9,7 +9,9 @@ Example::
 """
 
 from dapr_agents_durable.adapters.langgraph.graph import DurableGraph, StateGraph, UnfinishedRunError, durable
+from dapr_agents_durable.adapters.langgraph.node_activity import durable_node
 from dapr_agents_durable.adapters.langgraph.scope import EscapedDurability
 from dapr_agents_durable.runtime import idempotency_key
 
-__all__ = ["DurableGraph", "EscapedDurability", "StateGraph", "UnfinishedRunError", "durable", "idempotency_key"]
+__all__ = ["DurableGraph", "EscapedDurability", "StateGraph", "UnfinishedRunError", "durable", "durable_node",
+           "idempotency_key"]

@@ -40,7 +40,8 @@ from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, tool_seam
 from dapr_agents_durable.adapters.langgraph.model_seam import model_activity
-from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, NODE_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.langgraph.node_activity import node_activity
 from dapr_agents_durable.adapters.langgraph.tool_seam import tool_activity
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, on_saver, seeded_saver
 from dapr_agents_durable.adapters.langgraph.workflow import Outcome, encode_input, run_workflow
@@ -66,6 +67,7 @@ def _ensure_registered(runtime: DurableRuntime) -> None:
     runtime.register_workflow(WORKFLOW, run_workflow)
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
     runtime.register_activity(TOOL_ACTIVITY, tool_activity)
+    runtime.register_activity(NODE_ACTIVITY, node_activity)
 
 
 class DurableGraph:

@@ -13,5 +13,8 @@ MODEL_ACTIVITY = "langgraph.model"
 TOOL_ACTIVITY = "langgraph.tool"
 """One tool call (``BaseTool.invoke``/``ainvoke``, as ``ToolNode`` makes it) made inside a node."""
 
+NODE_ACTIVITY = "langgraph.node"
+"""One whole node wrapped in ``durable_node(fn)``."""
+
 INTERRUPT_TOOL = "interrupt"
 """The ``tool`` of a pending approval that stands for a LangGraph ``interrupt()``."""

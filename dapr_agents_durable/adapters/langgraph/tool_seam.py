@@ -14,12 +14,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from langchain_core.messages import ToolMessage, message_to_dict, messages_from_dict
 from langchain_core.tools import BaseTool
-from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
-from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
+from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, to_data
 from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
 from dapr_agents_durable.loop import await_only, current_execution
@@ -67,33 +65,6 @@ def _summary(input: Any) -> Any:
     if isinstance(input, dict) and input.get("type") == "tool_call":
         return {"id": input.get("id"), "args": to_data(input.get("args"))}
     return to_data(input)
-
-
-def encode_output(output: Any) -> JSONValue:
-    """A tool's output as JSON: a ``ToolMessage``, a ``Command`` or any LangChain-serializable value."""
-    if isinstance(output, ToolMessage):
-        return checked({"message": message_to_dict(output)}, what="tool message")
-    if isinstance(output, Command):
-        if any(not isinstance(goto, str) for goto in ([output.goto] if isinstance(output.goto, str) else output.goto)):
-            raise TypeError("a tool run as an activity can return Command(goto=...) with node names only, not Send")
-        parts = {"graph": output.graph, "goto": output.goto, "update": to_data(output.update), "resume": to_data(output.resume)}
-        return checked({"command": parts}, what="tool command")
-    return checked({"value": to_data(output)}, what="tool output")
-
-
-def decode_output(data: Any) -> Any:
-    """The output encoded by :func:`encode_output`."""
-    if "message" in data:
-        return messages_from_dict([data["message"]])[0]
-    if "command" in data:
-        parts = data["command"]
-        return Command(
-            graph=parts["graph"],
-            goto=parts["goto"],
-            update=from_data(parts["update"]),
-            resume=from_data(parts["resume"]),
-        )
-    return from_data(data["value"])
 
 
 async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:

@@ -7,4 +7,5 @@ def test_names_are_pinned() -> None:
     assert names.WORKFLOW == "langgraph.run"
     assert names.MODEL_ACTIVITY == "langgraph.model"
     assert names.TOOL_ACTIVITY == "langgraph.tool"
+    assert names.NODE_ACTIVITY == "langgraph.node"
     assert names.INTERRUPT_TOOL == "interrupt"
