@@ -12,6 +12,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import sqlite3
 import threading
 import time
 import uuid
@@ -21,8 +22,9 @@ from dapr_agents_durable.engine import protos as pb
 from dapr_agents_durable.engine.config import EngineConfig
 from dapr_agents_durable.engine.effects import Effects
 from dapr_agents_durable.engine.events import HistoryEvent, failure, kind, new_event, workflow_started
-from dapr_agents_durable.engine.store import InstanceRow, Store
+from dapr_agents_durable.engine.store import ActivityRow, InstanceRow, Store
 from dapr_agents_durable.engine.turns import InvalidAction, Lifecycle, UnsupportedAction
+from dapr_agents_durable.engine.unstored import UnstoredResults
 
 log = logging.getLogger("dapr_agents_durable.engine")
 
@@ -115,6 +117,7 @@ class Dispatcher:
         self._stream_ids = itertools.count(1)
         self._stall_retry: set[str] = set()
         self._waiters: dict[str, set[threading.Event]] = {}
+        self._unstored = UnstoredResults()
         self._tick = threading.Event()
         self._stopping = False
         self._recover()
@@ -152,6 +155,7 @@ class Dispatcher:
                     self._ready_instances[instance_id] = None
                     woke = True
                 woke |= self._expire_leases(now)
+                self._retry_unstored(now)
                 if woke:
                     self.work.notify_all()
                 wait = 0.5
@@ -461,48 +465,100 @@ class Dispatcher:
         return None
 
     def complete_activity(self, response: pb.service.ActivityResponse) -> None:
-        """Record an activity's result (first valid answer wins; others are dropped)."""
+        """Record an activity's result (first valid answer wins; others are dropped).
+
+        A result the database refuses is held in memory and stored by the housekeeping
+        thread once writes succeed again; the worker is answered OK either way.
+        """
         with self.work:
-            token = response.completionToken
-            if token:
-                lease = self._tokens.get(token)
-                if isinstance(lease, ActivityLease):
-                    row = self.store.get_activity(lease.activity_id)
-                elif lease is None:
-                    # A token of an earlier engine process on this database: it names the task
-                    # row, which exists only while the task is unresolved (row ids are never reused).
-                    row = self.store.get_activity(_activity_of(token))
-                else:
-                    row = None
-            else:
-                row = self.store.find_activity(response.instanceId, response.taskId)
-            if row is None or row.instance_id != response.instanceId or row.task_id != response.taskId:
-                log.debug("dropping activity result for %s#%s", response.instanceId, response.taskId)
+            row = self._activity_row(response)
+            if row is None:
                 return
-            request = pb.service.ActivityRequest.FromString(row.request)
-            if response.HasField("failureDetails"):
-                event = new_event(
-                    taskFailed=pb.events.TaskFailedEvent(
-                        taskScheduledId=row.task_id,
-                        failureDetails=response.failureDetails,
-                        taskExecutionId=request.taskExecutionId,
-                    )
+            try:
+                self._record_result(row, response)
+            except sqlite3.Error as exc:
+                log.warning(
+                    "cannot store the result of activity task %s of instance %s (%s); "
+                    "holding it and retrying until the database takes writes",
+                    row.id,
+                    row.instance_id,
+                    exc,
                 )
+                self._hold(row.id, response)
+
+    def _activity_row(self, response: pb.service.ActivityResponse) -> ActivityRow | None:
+        """The unresolved task row ``response`` answers, or None for a stale or unknown answer."""
+        token = response.completionToken
+        if token:
+            lease = self._tokens.get(token)
+            if isinstance(lease, ActivityLease):
+                row = self.store.get_activity(lease.activity_id)
+            elif lease is None:
+                # A token of an earlier engine process on this database: it names the task
+                # row, which exists only while the task is unresolved (row ids are never reused).
+                row = self.store.get_activity(_activity_of(token))
             else:
-                event = new_event(
-                    taskCompleted=pb.events.TaskCompletedEvent(
-                        taskScheduledId=row.task_id,
-                        result=response.result if response.HasField("result") else None,
-                        taskExecutionId=request.taskExecutionId,
-                    )
+                row = None
+        else:
+            row = self.store.find_activity(response.instanceId, response.taskId)
+        if row is None or row.instance_id != response.instanceId or row.task_id != response.taskId:
+            log.debug("dropping activity result for %s#%s", response.instanceId, response.taskId)
+            return None
+        return row
+
+    def _record_result(self, row: ActivityRow, response: pb.service.ActivityResponse) -> None:
+        request = pb.service.ActivityRequest.FromString(row.request)
+        if response.HasField("failureDetails"):
+            event = new_event(
+                taskFailed=pb.events.TaskFailedEvent(
+                    taskScheduledId=row.task_id,
+                    failureDetails=response.failureDetails,
+                    taskExecutionId=request.taskExecutionId,
                 )
-            inst = self.store.get_instance(row.instance_id)
-            with self.write() as life:
-                self.store.delete_activity(row.id)
-                if inst is not None and inst.execution_id == row.execution_id:
-                    if inst.status not in pb.TERMINAL_STATUSES:
-                        life.deliver(row.instance_id, event)
-            self._release_activity(row.id)
+            )
+        else:
+            event = new_event(
+                taskCompleted=pb.events.TaskCompletedEvent(
+                    taskScheduledId=row.task_id,
+                    result=response.result if response.HasField("result") else None,
+                    taskExecutionId=request.taskExecutionId,
+                )
+            )
+        inst = self.store.get_instance(row.instance_id)
+        with self.write() as life:
+            self.store.delete_activity(row.id)
+            if inst is not None and inst.execution_id == row.execution_id:
+                if inst.status not in pb.TERMINAL_STATUSES:
+                    life.deliver(row.instance_id, event)
+        self._release_activity(row.id)
+
+    def _hold(self, activity_id: int, response: pb.service.ActivityResponse) -> None:
+        """Keep a result the database refused; its task is answered, so it leaves its lease."""
+        lease = self._activities.get(activity_id)
+        if lease is not None:
+            if lease.stream is not None:
+                lease.stream.activities.discard(activity_id)
+                lease.stream = None
+            lease.deadline = None
+        self._ready_activities.pop(activity_id, None)
+        self._unstored.hold(response, time.time())
+        self.work.notify_all()
+
+    def _retry_unstored(self, now: float) -> None:
+        """Store held results, oldest first; back off at the first that still fails."""
+        if not self._unstored.due(now):
+            return
+        for response in list(self._unstored.results):
+            try:
+                row = self._activity_row(response)
+                if row is not None:
+                    self._record_result(row, response)
+                    log.info("stored the held result of activity task %s of instance %s", row.id, row.instance_id)
+            except sqlite3.Error as exc:
+                log.debug("held activity results still cannot be stored: %s", exc)
+                self._unstored.failed(now)
+                return
+            self._unstored.done(response)
 
     # -- waiting -----------------------------------------------------------------------
 

@@ -233,7 +233,8 @@ class Store:
             yield
         except BaseException:
             self._in_tx = False
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:  # SQLITE_FULL and I/O errors may have rolled it back already
+                self._db.execute("ROLLBACK")
             raise
         self._in_tx = False
         self._db.execute("COMMIT")
