@@ -44,6 +44,9 @@ class EngineConfig:
     """Seconds a workflow turn may stay unanswered on a live stream before re-dispatch (0: never)."""
     health_ping_interval: float = 20.0
     """Seconds of stream idleness after which a health ping is sent (only to workers that accept it)."""
+    stream_expiry_limit: int = 1
+    """Leases a stream may let expire (without answering in between) before it gets work only
+    while no other open stream is under this limit."""
     max_inflight_per_stream: int = 64
     """Work items (turns + activities) in flight on one stream at a time."""
     max_waiting_calls: int = 128
@@ -71,7 +74,7 @@ class EngineConfig:
                 problems.append(f"{name} must be >= 0 seconds, got {getattr(self, name)}")
         if self.health_ping_interval <= 0:
             problems.append(f"health_ping_interval must be > 0 seconds, got {self.health_ping_interval}")
-        for name in ("max_inflight_per_stream", "max_waiting_calls", "max_work_item_streams"):
+        for name in ("stream_expiry_limit", "max_inflight_per_stream", "max_waiting_calls", "max_work_item_streams"):
             if getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
         if problems:

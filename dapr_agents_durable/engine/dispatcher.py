@@ -65,6 +65,8 @@ class Stream:
     turns: set[str] = field(default_factory=set)
     activities: set[int] = field(default_factory=set)
     closed: bool = False
+    expired: int = 0
+    """Leases this stream let expire since it last answered one of its work items."""
 
     @property
     def inflight(self) -> int:
@@ -168,6 +170,7 @@ class Dispatcher:
         expired = False
         for turn in [t for t in self._turns.values() if t.deadline is not None and t.deadline <= now]:
             log.warning("turn of instance %s unanswered past its lease; re-dispatching", turn.instance_id)
+            self._count_expiry(turn.stream)
             self._release_turn(turn, requeue=True)
             expired = True
         for activity in [a for a in self._activities.values() if a.deadline is not None and a.deadline <= now]:
@@ -179,6 +182,7 @@ class Dispatcher:
                 activity.instance_id,
             )
             if activity.stream is not None:
+                self._count_expiry(activity.stream)
                 activity.stream.activities.discard(activity.activity_id)
                 activity.avoid = activity.stream
                 activity.stream = None
@@ -186,6 +190,22 @@ class Dispatcher:
             self._ready_activities[activity.activity_id] = None
             expired = True
         return expired
+
+    def _count_expiry(self, stream: Stream) -> None:
+        stream.expired += 1
+        if stream.expired == self.config.stream_expiry_limit:
+            log.warning(
+                "worker stream %d let %d lease(s) expire; it gets work only while no answering stream is open",
+                stream.id,
+                stream.expired,
+            )
+
+    def _benched(self, stream: Stream) -> bool:
+        """Let too many leases expire, while another stream has not."""
+        limit = self.config.stream_expiry_limit
+        return stream.expired >= limit and any(
+            other.expired < limit for other in self._streams.values() if other is not stream
+        )
 
     def stop(self) -> None:
         with self.work:
@@ -239,7 +259,7 @@ class Dispatcher:
             while True:
                 if stream.closed or self._stopping:
                     return None
-                if stream.inflight < self.config.max_inflight_per_stream:
+                if stream.inflight < self.config.max_inflight_per_stream and not self._benched(stream):
                     item = self._take_activity(stream) or self._take_turn(stream)
                     if item is not None:
                         return item
@@ -439,6 +459,7 @@ class Dispatcher:
                 return None
             if self._turns.get(lease.instance_id) is not lease:
                 return None
+            lease.stream.expired = 0
             try:
                 inst = self.store.get_instance(lease.instance_id)
                 if inst is None:
@@ -474,6 +495,9 @@ class Dispatcher:
             row = self._activity_row(response)
             if row is None:
                 return
+            lease = self._activities.get(row.id)
+            if lease is not None and lease.stream is not None and lease.tokens[-1:] == [response.completionToken]:
+                lease.stream.expired = 0
             try:
                 self._record_result(row, response)
             except sqlite3.Error as exc:

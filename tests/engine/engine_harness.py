@@ -204,6 +204,8 @@ class RawStream:
         request.capabilities.extend(capabilities)
         self.call = stub.GetWorkItems(request)
         self.items: list[pb.WorkItem] = []
+        self.arrivals: list[float] = []
+        """``time.monotonic()`` at which each item of ``items`` arrived."""
         self.error: grpc.RpcError | None = None
         self.ended = threading.Event()
         self._thread = threading.Thread(target=self._read, name="raw-work-item-reader", daemon=True)
@@ -212,6 +214,7 @@ class RawStream:
     def _read(self) -> None:
         try:
             for item in self.call:
+                self.arrivals.append(time.monotonic())
                 self.items.append(item)
         except grpc.RpcError as error:
             self.error = error
