@@ -46,11 +46,22 @@ BENCHMARKS = (
     Benchmark("history_bench.py", ("--turns", "100", "--note-sentences", "4"), ("--turns", "20"), ("agents",)),
     Benchmark("replay_bench.py", ("--agent", "openai", "--turns", "80", "--repeat", "3"),
               ("--agent", "openai", "--turns", "20", "--repeat", "1"), ("agents",)),
+    Benchmark("langgraph_bench.py", ("--turns", "15", "--repeats", "9", "--branches", "4"),
+              ("--turns", "5", "--repeats", "2", "--calls", "1"),
+              ("langgraph", "langchain_openai", "langgraph.checkpoint.sqlite")),
 )
 
 
 def _missing(modules: tuple[str, ...]) -> list[str]:
-    return [name for name in modules if importlib.util.find_spec(name) is None]
+    return [name for name in modules if not _installed(name)]
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported (a dotted name whose parent package is missing is not)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def run(quick: bool) -> str:
