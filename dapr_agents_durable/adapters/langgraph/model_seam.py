@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 from langchain_core.messages.utils import _msg_to_chunk
 from langchain_core.outputs import ChatGeneration, ChatResult
 
+from dapr_agents_durable.adapters.langgraph import resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
@@ -79,11 +80,15 @@ def install() -> None:
 
 async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any, kwargs: dict[str, Any]) -> ChatResult:
     execution = current_execution()
-    key = leave(execution, (model, stop, kwargs))
-    payload = {"call": key, "model": type(model).__name__, "messages": messages_to_dict(messages)}
-    reply = await execution.call_activity(
-        MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
-    )
+    payload: dict[str, Any] = {"model": type(model).__name__, "messages": messages_to_dict(messages)}
+    task, call = resumes.current_task(), resumes.digest({**payload, "stop": stop, "kwargs": kwargs})
+    reply = resumes.recall(execution, task, call)
+    if reply is None:
+        payload["call"] = leave(execution, (model, stop, kwargs))
+        reply = await execution.call_activity(
+            MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
+        )
+        resumes.remember(execution, task, call, reply)
     return decode_result(reply)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from langchain_core.tools import BaseTool
 
+from dapr_agents_durable.adapters.langgraph import resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, to_data
 from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
@@ -54,9 +55,13 @@ def install() -> None:
 
 async def _request(tool: BaseTool, input: Any, config: Any, kwargs: dict[str, Any]) -> Any:
     execution = current_execution()
-    key = leave(execution, (tool, input, config, kwargs))
-    payload = {"call": key, "tool": tool.name, "input": _summary(input)}
-    reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
+    payload: dict[str, Any] = {"tool": tool.name, "input": _summary(input)}
+    task, call = resumes.current_task(), resumes.digest({**payload, "kwargs": kwargs})
+    reply = resumes.recall(execution, task, call)
+    if reply is None:
+        payload["call"] = leave(execution, (tool, input, config, kwargs))
+        reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
+        resumes.remember(execution, task, call, reply)
     return decode_output(reply)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 from langgraph.types import Command
 
-from dapr_agents_durable.adapters.langgraph import interrupts
+from dapr_agents_durable.adapters.langgraph import interrupts, resumes
 from dapr_agents_durable.adapters.langgraph.calls import forget
 from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
@@ -94,6 +94,7 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
             decisions = await collect_decisions(execution, waiting, timeout, at_least=1)  # as natively: resume what is answered
             execution.context.set_custom_status(encode_status([]))
             value = Command(resume={cid: interrupts.resume_value(d) for cid, d in decisions.items()})
+            resumes.resumed(execution)
 
     return main
 

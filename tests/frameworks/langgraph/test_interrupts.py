@@ -13,8 +13,10 @@ from langgraph.graph import END, START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.types import Command, interrupt
 from scripted import ScriptedChatModel, scripted, shape
+from test_react import activities
 
 from dapr_agents_durable.adapters.langgraph import StateGraph, UnfinishedRunError
+from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.approvals import Decision
 
@@ -152,3 +154,28 @@ def test_two_interrupts_in_one_super_step_resume_as_natively(one_at_a_time: bool
         seen.append((sorted(by_value), outcomes))
     assert seen[1] == seen[0]
     assert seen[0][1][-1] == (["a=yes", "b=no"], [])
+
+
+def ask_after_drafting_graph(builder_type: Any, writer: ScriptedChatModel) -> Any:
+    def draft_and_ask(state: ReviewState) -> dict[str, Any]:
+        draft = writer.invoke(state["messages"])  # natively made again when the node resumes
+        return {"messages": [draft], "verdict": interrupt({"draft": draft.content})}
+
+    builder = builder_type(ReviewState)
+    builder.add_node("draft_and_ask", draft_and_ask)
+    builder.add_edge(START, "draft_and_ask")
+    return builder.compile(checkpointer=InMemorySaver(), name="draft-and-ask")
+
+
+def test_a_model_call_before_interrupt_in_the_same_node_is_not_paid_again() -> None:
+    config = {"configurable": {"thread_id": "draft-and-ask"}}
+    native_writer, writer = scripted(AIMessage("Draft one."), AIMessage("Draft two.")), scripted(AIMessage("Draft one."))
+    native, graph = ask_after_drafting_graph(NativeStateGraph, native_writer), ask_after_drafting_graph(StateGraph, writer)
+    for g in (native, graph):
+        assert g.invoke({"messages": [HumanMessage("Write.")]}, config)["__interrupt__"][0].value == {"draft": "Draft one."}
+    assert native.invoke(Command(resume="ok"), config)["messages"][-1].content == "Draft two."
+    assert len(native_writer.seen) == 2  # natively the resumed node asks the model again
+    out = graph.invoke(Command(resume="ok"), config)
+    assert (out["messages"][-1].content, out["verdict"]) == ("Draft one.", "ok")
+    assert len(writer.seen) == 1
+    assert activities("draft-and-ask-1") == [MODEL_ACTIVITY]
