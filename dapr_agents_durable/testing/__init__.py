@@ -28,9 +28,13 @@ from __future__ import annotations
 
 from dapr_agents_durable.testing.crash import (
     assert_each_once,
+    assert_key_sent_not_stored,
     assert_not_stored,
     embedded_app_env,
+    finish,
     kill_during_request,
+    read_jsonl,
+    step_loop,
 )
 from dapr_agents_durable.testing.recording import RecordedRequest, read_request_log
 from dapr_agents_durable.testing.script import (
@@ -54,9 +58,13 @@ from dapr_agents_durable.testing.server import Rule, ScriptedModelServer
 __all__ = [
     "ErrorStep",
     "assert_each_once",
+    "assert_key_sent_not_stored",
     "assert_not_stored",
     "embedded_app_env",
+    "finish",
     "kill_during_request",
+    "read_jsonl",
+    "step_loop",
     "RecordedRequest",
     "Rule",
     "ScriptedModelServer",

@@ -11,15 +11,19 @@ Example::
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from dapr_agents_durable.runtime import settings
-from dapr_agents_durable.testing.server import ScriptedModelServer
+from dapr_agents_durable.testing.recording import RecordedRequest
+from dapr_agents_durable.testing.script import Step, text, tool_call
+from dapr_agents_durable.testing.server import Rule, ScriptedModelServer
 
 SIDECAR_ENV = (*settings.SIDECAR_ENV, "DAPR_HTTP_ENDPOINT", "DAPR_HTTP_PORT")
 
@@ -66,3 +70,36 @@ def assert_each_once(keys: Iterable[Hashable]) -> None:
     repeated = {key: count for key, count in Counter(keys).items() if count > 1}
     if repeated:
         raise AssertionError(f"ran more than once: {repeated}")
+
+
+def step_loop(steps: int, crash_at: int, *, tool: str = "record_step", hold: float = 60.0) -> Rule:
+    """The crash tests' script: ``tool(n=k)`` for k = 1..steps, then ``"all <steps> steps recorded"``.
+
+    Request ``crash_at`` is held ``hold`` seconds, so a kill can land while it is in flight.
+    """
+
+    def answer(request: RecordedRequest) -> Step:
+        done = len(request.tool_outputs)
+        if done < steps:
+            return tool_call(tool, {"n": done + 1}, delay=hold if request.number == crash_at else 0.0)
+        return text(f"all {done} steps recorded")
+
+    return answer
+
+
+def finish(app: subprocess.Popen[str], *, timeout: float = 180.0) -> Any:
+    """Wait for ``app`` to exit 0 (failing with its stderr otherwise); the JSON of its last output line."""
+    out, err = app.communicate(timeout=timeout)
+    assert app.returncode == 0, err[-3000:]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def read_jsonl(path: str | Path) -> list[Any]:
+    """The JSON lines an app logged (a tool log), in order."""
+    return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+def assert_key_sent_not_stored(server: ScriptedModelServer, key: str, db_path: str | Path) -> None:
+    """Every model request carried ``Bearer <key>``, and the key is nowhere in the engine database."""
+    assert server.requests and all(r.headers.get("authorization") == f"Bearer {key}" for r in server.requests)
+    assert_not_stored(key, db_path)

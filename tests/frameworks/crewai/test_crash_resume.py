@@ -12,9 +12,12 @@ from dapr_agents_durable.testing import (
     RecordedRequest,
     ScriptedModelServer,
     assert_each_once,
-    assert_not_stored,
+    assert_key_sent_not_stored,
     embedded_app_env,
+    finish,
     kill_during_request,
+    read_jsonl,
+    step_loop,
     text,
     tool_call,
 )
@@ -41,45 +44,26 @@ def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str) -> su
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _finish(app: subprocess.Popen[str]) -> dict:
-    out, err = app.communicate(timeout=180)
-    assert app.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _tools(tmp: Path) -> list[dict]:
-    return [json.loads(line) for line in (tmp / "tools.jsonl").read_text().splitlines()]
-
-
 def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
-    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
-    assert_not_stored(API_KEY, tmp / "engine.db")
-
-
-def loop_answer(request: RecordedRequest):
-    done = len(request.tool_outputs)
-    if done < STEPS:
-        delay = 60.0 if request.number == CRASH_AT else 0.0
-        return tool_call("record_step", {"n": done + 1}, delay=delay)
-    return text(f"all {done} steps recorded")
+    assert_key_sent_not_stored(server, API_KEY, tmp / "engine.db")
 
 
 def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
-    with ScriptedModelServer(rule=loop_answer) as server:
+    with ScriptedModelServer(rule=step_loop(STEPS, CRASH_AT)) as server:
         assert kill_during_request(_start(server, tmp_path, "crew-crash", "loop"), server, CRASH_AT) == CRASH_AT
 
-        result = _finish(_start(server, tmp_path, "crew-crash", "loop"))
+        result = finish(_start(server, tmp_path, "crew-crash", "loop"))
         assert result["raw"] == f"all {STEPS} steps recorded"
         assert result["requests"] == STEPS + 1
         assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
 
-        tools = _tools(tmp_path)
+        tools = read_jsonl(tmp_path / "tools.jsonl")
         assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
         assert_each_once(t["n"] for t in tools)
         assert len({t["key"] for t in tools}) == STEPS
 
         paid = server.request_count
-        assert _finish(_start(server, tmp_path, "crew-crash", "loop")) == result
+        assert finish(_start(server, tmp_path, "crew-crash", "loop")) == result
         assert server.request_count == paid
     _assert_key_absent(tmp_path, server)
 
@@ -96,10 +80,10 @@ def test_kill_in_the_second_task_does_not_rerun_the_first(tmp_path: Path) -> Non
         # Requests: task 1 (tool call, answer), then task 2's first request hangs: killed there.
         assert kill_during_request(_start(server, tmp_path, "crew-three", "three"), server, 3) == 3
 
-        result = _finish(_start(server, tmp_path, "crew-three", "three"))
+        result = finish(_start(server, tmp_path, "crew-three", "three"))
         assert result["tasks"] == ["step 1 done", "step 2 done", "step 3 done"]
         assert server.request_count == 7  # 6 + the one in flight at the kill: task 1 not re-run
-        assert sorted(t["n"] for t in _tools(tmp_path)) == [1, 2, 3]
+        assert sorted(t["n"] for t in read_jsonl(tmp_path / "tools.jsonl")) == [1, 2, 3]
     _assert_key_absent(tmp_path, server)
 
 
@@ -122,10 +106,10 @@ def test_kill_during_a_human_input_wait_resumes_the_wait(tmp_path: Path) -> None
 
         os.environ["FEEDBACK"] = "Add the date."
         try:
-            result = _finish(_start(server, tmp_path, "crew-feedback", "feedback"))
+            result = finish(_start(server, tmp_path, "crew-feedback", "feedback"))
         finally:
             del os.environ["FEEDBACK"]
         assert result["raw"] == "step 1 done on Monday"
         assert server.request_count == 3  # only the revision after the feedback
-        assert [t["n"] for t in _tools(tmp_path)] == [1]
+        assert [t["n"] for t in read_jsonl(tmp_path / "tools.jsonl")] == [1]
     _assert_key_absent(tmp_path, server)

@@ -13,11 +13,13 @@ from dapr_agents_durable.testing import (
     RecordedRequest,
     ScriptedModelServer,
     assert_each_once,
-    assert_not_stored,
+    assert_key_sent_not_stored,
     embedded_app_env,
+    finish,
     kill_during_request,
+    read_jsonl,
+    step_loop,
     text,
-    tool_call,
 )
 
 APP = Path(__file__).parent / "apps" / "graph_app.py"
@@ -34,44 +36,26 @@ def _start(server: ScriptedModelServer, tmp: Path, thread: str, mode: str, *args
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _finish(app: subprocess.Popen[str]) -> dict:
-    out, err = app.communicate(timeout=180)
-    assert app.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])
-
-
-def _tools(tmp: Path) -> list[dict]:
-    return [json.loads(line) for line in (tmp / "tools.jsonl").read_text().splitlines()]
-
-
 def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
-    assert all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
-    assert_not_stored(API_KEY, tmp / "engine.db")
-
-
-def loop_answer(request: RecordedRequest):
-    done = len(request.tool_outputs)
-    if done < STEPS:
-        return tool_call("record_step", {"n": done + 1}, delay=60.0 if request.number == CRASH_AT else 0.0)
-    return text(f"all {done} steps recorded")
+    assert_key_sent_not_stored(server, API_KEY, tmp / "engine.db")
 
 
 def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
-    with ScriptedModelServer(rule=loop_answer) as server:
+    with ScriptedModelServer(rule=step_loop(STEPS, CRASH_AT)) as server:
         assert kill_during_request(_start(server, tmp_path, "loop-crash", "loop"), server, CRASH_AT) == CRASH_AT
 
-        result = _finish(_start(server, tmp_path, "loop-crash", "loop"))
+        result = finish(_start(server, tmp_path, "loop-crash", "loop"))
         assert result["messages"][-1] == f"all {STEPS} steps recorded"
         assert len(result["messages"]) == 2 + 2 * STEPS  # the question, 14 calls and results, the answer
         assert server.request_count == STEPS + 2  # 15 requests + the one in flight at the kill
 
-        tools = _tools(tmp_path)
+        tools = read_jsonl(tmp_path / "tools.jsonl")
         assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
         assert_each_once(t["n"] for t in tools)
         assert len({t["key"] for t in tools}) == STEPS
 
         paid = server.request_count
-        assert _finish(_start(server, tmp_path, "loop-crash", "loop")) == result
+        assert finish(_start(server, tmp_path, "loop-crash", "loop")) == result
         assert server.request_count == paid  # a finished thread answers from its history
     _assert_key_absent(tmp_path, server)
 
@@ -91,7 +75,7 @@ def test_kill_during_a_parallel_super_step_repeats_only_the_branch_in_flight(tmp
         time.sleep(3.0)  # Paris and Rome are answered at once; Oslo's request stays in flight
         assert kill_during_request(app, server, 4) == 4
 
-        result = _finish(_start(server, tmp_path, "fan-crash", "fanout"))
+        result = finish(_start(server, tmp_path, "fan-crash", "fanout"))
         assert result["reports"] == ["Oslo: sunny", "Paris: sunny", "Rome: sunny"]
         cities = [r.body["messages"][-1]["content"] for r in server.requests[1:]]
         assert sorted(cities) == sorted(["Report the weather in Oslo."] * 2 + [
@@ -107,7 +91,7 @@ def turns_answer(request: RecordedRequest):
 def test_a_three_turn_conversation_survives_restarts_between_turns(tmp_path: Path) -> None:
     with ScriptedModelServer(rule=turns_answer) as server:
         for text_said in ("hi", "my name is Ada", "what is my name?"):
-            result = _finish(_start(server, tmp_path, "chat", "turns", text_said))
+            result = finish(_start(server, tmp_path, "chat", "turns", text_said))
         assert result["messages"] == [
             "hi", "heard 1: hi",
             "my name is Ada", "heard 2: hi / my name is Ada",
@@ -131,7 +115,7 @@ def test_kill_during_an_interrupt_wait_resumes_the_wait(tmp_path: Path) -> None:
         app.wait()
         assert server.request_count == 1
 
-        result = _finish(_start(server, tmp_path, "review-crash", "review", extra={"VERDICT": "ship it"}))
+        result = finish(_start(server, tmp_path, "review-crash", "review", extra={"VERDICT": "ship it"}))
         assert result["verdict"] == "ship it"
         assert result["messages"] == ["Write a forecast.", "A sunny draft.", "The reviewer says: ship it", "Published."]
         assert server.request_count == 2  # the draft is not written again
@@ -158,6 +142,6 @@ def test_the_cli_resumes_an_interrupt_while_the_app_is_down(tmp_path: Path) -> N
         decided = _approvals(tmp_path, "approve", "review-cli-1", interrupt_id, "--message", "ship it")
         assert decided.returncode == 0, decided.stderr
 
-        result = _finish(_start(server, tmp_path, "review-cli", "review"))
+        result = finish(_start(server, tmp_path, "review-cli", "review"))
         assert result["verdict"] == "ship it"
         assert server.request_count == 2

@@ -9,7 +9,7 @@ import pytest
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType as EventType
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from langgraph.graph import END, START, MessagesState
+from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, create_react_agent, tools_condition
 from scripted import ScriptedChatModel, call, get_weather, scripted, shape, weather_runs

@@ -17,9 +17,12 @@ from dapr_agents_durable.testing import (
     RecordedRequest,
     ScriptedModelServer,
     assert_each_once,
-    assert_not_stored,
+    assert_key_sent_not_stored,
     embedded_app_env,
+    finish,
     kill_during_request,
+    read_jsonl,
+    step_loop,
     text,
     tool_call,
 )
@@ -30,15 +33,6 @@ CRASH_AT = 13
 API_KEY = "sk-test-planted-key-5d7a0e3c91"
 
 
-def loop_answer(request: RecordedRequest) -> Any:
-    done = len(request.tool_outputs)
-    if done < STEPS:
-        # Request 13 is held long enough for the test to kill the app while it is in flight.
-        delay = 60.0 if request.number == CRASH_AT else 0.0
-        return tool_call("record_step", {"n": done + 1}, delay=delay)
-    return text(f"all {done} steps recorded")
-
-
 def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str = "loop") -> subprocess.Popen[str]:
     env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": API_KEY, "PYTHONPATH": os.pathsep.join(sys.path),
                                                 "OTEL_SDK_DISABLED": "true"})
@@ -46,39 +40,28 @@ def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str = "loo
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def _finish(app: subprocess.Popen[str]) -> dict[str, Any]:
-    out, err = app.communicate(timeout=180)
-    assert app.returncode == 0, err[-3000:]
-    return json.loads(out.strip().splitlines()[-1])  # type: ignore[no-any-return]
-
-
-def _tools(tmp: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in (tmp / "tools.jsonl").read_text().splitlines()]
-
-
 def _assert_key_absent(tmp: Path, server: ScriptedModelServer) -> None:
-    assert server.requests and all(r.headers.get("authorization") == f"Bearer {API_KEY}" for r in server.requests)
-    assert_not_stored(API_KEY, tmp / "engine.db")
+    assert_key_sent_not_stored(server, API_KEY, tmp / "engine.db")
 
 
 def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> None:
-    with ScriptedModelServer(rule=loop_answer) as server:
+    with ScriptedModelServer(rule=step_loop(STEPS, CRASH_AT)) as server:
         assert kill_during_request(_start(server, tmp_path, "pyd-crash"), server, CRASH_AT) == CRASH_AT
-        assert len(_tools(tmp_path)) == CRASH_AT - 1
+        assert len(read_jsonl(tmp_path / "tools.jsonl")) == CRASH_AT - 1
 
-        result = _finish(_start(server, tmp_path, "pyd-crash"))
+        result = finish(_start(server, tmp_path, "pyd-crash"))
         assert result == {"output": f"all {STEPS} steps recorded", "requests": STEPS + 1, "tool_calls": STEPS}
         assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
 
-        tools = _tools(tmp_path)
+        tools = read_jsonl(tmp_path / "tools.jsonl")
         assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
         assert_each_once(t["n"] for t in tools)
         assert len({t["key"] for t in tools}) == STEPS  # idempotency keys: one per call
 
         paid = server.request_count
-        assert _finish(_start(server, tmp_path, "pyd-crash")) == result  # from history, in a new process
+        assert finish(_start(server, tmp_path, "pyd-crash")) == result  # from history, in a new process
         assert server.request_count == paid
-        assert len(_tools(tmp_path)) == STEPS
+        assert len(read_jsonl(tmp_path / "tools.jsonl")) == STEPS
     _assert_key_absent(tmp_path, server)
 
 
@@ -115,10 +98,10 @@ def test_kill_during_an_approval_wait_resumes_the_wait_and_the_approved_call_run
         assert lines[0] == {"pending": pending}  # the paused result, rebuilt from history
         assert lines[1] == {"output": "done: step 1 recorded", "requests": 1, "tool_calls": 1}
         assert server.request_count == 2  # the first request was not paid again
-        assert [t["n"] for t in _tools(tmp_path)] == [1]
+        assert [t["n"] for t in read_jsonl(tmp_path / "tools.jsonl")] == [1]
 
-        assert _finish(_start(server, tmp_path, "pyd-approve", "approve")) == lines[1]  # finished: from history
-        assert server.request_count == 2 and len(_tools(tmp_path)) == 1
+        assert finish(_start(server, tmp_path, "pyd-approve", "approve")) == lines[1]  # finished: from history
+        assert server.request_count == 2 and len(read_jsonl(tmp_path / "tools.jsonl")) == 1
     _assert_key_absent(tmp_path, server)
 
 
@@ -141,8 +124,8 @@ def test_the_cli_approves_a_run_whose_app_was_killed_and_a_restart_finishes_it(t
         approved = _cli("approve", "pyd-cli", pending[0], db=db)  # no app now: the CLI opens the database
         assert approved.returncode == 0, approved.stderr[-2000:]
 
-        result = _finish(_start(server, tmp_path, "pyd-cli", "approve"))
+        result = finish(_start(server, tmp_path, "pyd-cli", "approve"))
         assert result == {"output": "done: step 1 recorded", "requests": 1, "tool_calls": 1}
         assert server.request_count == 2
-        assert [t["n"] for t in _tools(tmp_path)] == [1]
+        assert [t["n"] for t in read_jsonl(tmp_path / "tools.jsonl")] == [1]
     _assert_key_absent(tmp_path, server)

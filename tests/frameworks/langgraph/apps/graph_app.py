@@ -7,7 +7,7 @@ branch per city, each branch a model call, in one super-step. MODE "turns": a Re
 compiled with an ``InMemorySaver``; each process runs one turn saying TEXT. MODE "review":
 a draft, an ``interrupt()`` for review, then publishing; the app prints ``waiting <id>``
 when the run waits, then resumes it with ``Command(resume=VERDICT)`` or, without
-``VERDICT``, keeps waiting until killed (a run decided meanwhile simply finishes).
+``VERDICT``, waits for the run to be decided elsewhere (or killed) and prints its state.
 The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY.
 Prints one JSON line: the messages' contents and the number of model requests the graph saw.
 """
@@ -18,7 +18,6 @@ import json
 import operator
 import os
 import sys
-import threading
 from typing import Annotated, Any, NotRequired
 
 from langchain_core.messages import HumanMessage
@@ -30,7 +29,7 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command, Send, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
-from dapr_agents_durable.runtime import idempotency_key
+from dapr_agents_durable.runtime import get_runtime, idempotency_key
 
 base_url, thread, tool_log, mode = sys.argv[1:5]
 model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])
@@ -120,9 +119,10 @@ else:
     out = graph.invoke({"messages": [HumanMessage("Write a forecast.")]}, config)
     for pending in out.get("__interrupt__", ()):
         print(f"waiting {pending.id}", flush=True)
-    if out.get("__interrupt__"):
-        if not os.environ.get("VERDICT"):
-            threading.Event().wait()
+    if out.get("__interrupt__") and os.environ.get("VERDICT"):
         out = graph.invoke(Command(resume=os.environ["VERDICT"]), config)
+    elif out.get("__interrupt__"):  # wait for a decision from elsewhere (or a kill)
+        get_runtime().wait(f"{thread}-1", timeout=None)
+        out = graph.get_state(config).values
 print(json.dumps({"messages": [m.content for m in out["messages"]], "reports": sorted(out.get("reports", [])),
                   "verdict": out.get("verdict")}), flush=True)
