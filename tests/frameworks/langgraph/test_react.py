@@ -71,9 +71,12 @@ def test_create_react_agent_through_durable_matches_native_stream() -> None:
     agent = durable(create_react_agent(script(), [get_weather]), name="react-prebuilt")
     chunks = list(agent.stream(question, {"configurable": {"thread_id": "react-2"}}, stream_mode="updates"))
     assert [list(c) for c in chunks] == [list(c) for c in native]
-    assert [shape(next(iter(c.values()))["messages"]) for c in chunks] == [
-        shape(next(iter(c.values()))["messages"]) for c in native
-    ]
+
+    def updates(stream: list[Any]) -> list[str]:  # the two tool calls run concurrently: either may finish first
+        return sorted(repr(shape(next(iter(c.values()))["messages"])) for c in stream)
+
+    assert updates(chunks) == updates(native)
+    assert shape(next(iter(chunks[-1].values()))["messages"]) == shape(next(iter(native[-1].values()))["messages"])
 
 
 def test_conversation_turns_on_a_checkpointed_thread() -> None:
