@@ -144,8 +144,10 @@ class DurableGraph:
         turns = int(latest.rsplit("-", 1)[1]) if latest else 0
         snapshots = 0
         for turn in range(turns, 0, -1):
+            if limit is not None and snapshots >= limit:
+                return
             encoded = self._checkpoint_of(runtime, f"{thread}-{turn}")
-            if encoded is None or (limit is not None and snapshots >= limit):
+            if encoded is None:
                 continue
             snapshots += 1
             yield on_saver(self.graph, seeded_saver(thread, encoded)).get_state({"configurable": {"thread_id": thread}})
@@ -209,9 +211,10 @@ class DurableGraph:
     def _request(
         self, call: str, input: Any, thread: str, prior: Any, config: dict[str, Any], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        unknown = set(kwargs) - ({"as_node"} if call == "update" else {"stream_mode", "subgraphs"})
+        allowed = ("as_node",) if call == "update" else ("stream_mode", "subgraphs")
+        unknown = set(kwargs) - set(allowed)
         if unknown:
-            raise TypeError(f"a durable graph call takes config, stream_mode and subgraphs; not {', '.join(sorted(unknown))}")
+            raise TypeError(f"a durable graph {call} takes config, {' and '.join(allowed)}; not {', '.join(sorted(unknown))}")
         if (config.get("configurable") or {}).get("checkpoint_id"):
             raise ValueError("a durable graph runs from its thread's latest state; a config with checkpoint_id "
                              "(time travel) is not supported")
