@@ -7,6 +7,12 @@ answer them by run id and call id, through :class:`DurableRuntime`
 (``approve`` / ``reject`` / ``pending_approvals``) or by raising the event itself.
 Both formats are persisted in history: tests pin them.
 
+A caller that finds a run waiting cannot tell from the custom status alone whether
+decisions raised while no worker ran (the app was down) are still queued for it. It
+raises a *barrier* on the same event (``{"barrier": "<nonce>"}``): events of one
+instance are handled in order, so once the status lists the nonce under
+:data:`SEEN_KEY`, every decision raised before it has been taken into account.
+
 Example::
 
     runtime = get_runtime()
@@ -19,7 +25,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -34,6 +41,14 @@ APPROVAL_EVENT = "dapr_agents_durable.approval"
 
 STATUS_KEY = "pending_approvals"
 """The key of the custom-status object listing the calls a run waits for."""
+
+SEEN_KEY = "barriers_seen"
+"""The key of the custom-status list of the latest barrier nonces the run has handled."""
+
+BARRIER_KEY = "barrier"
+"""The key of an :data:`APPROVAL_EVENT` payload that is a barrier, not a decision."""
+
+_SEEN_KEPT = 8  # barriers listed: several callers attaching at once each find their own
 
 
 @dataclass(frozen=True)
@@ -97,9 +112,13 @@ def _json_or_none(text: str) -> Any:
         return None
 
 
-def encode_status(pending: list[PendingApproval]) -> str:
-    """The custom status of a run waiting for ``pending`` (empty list: not waiting)."""
-    return json.dumps({STATUS_KEY: [p.to_json() for p in pending]}, sort_keys=True)
+def encode_status(pending: list[PendingApproval], seen: Sequence[str] = ()) -> str:
+    """The custom status of a run waiting for ``pending`` (empty list: not waiting),
+    having handled the barriers ``seen``."""
+    status: dict[str, Any] = {STATUS_KEY: [p.to_json() for p in pending]}
+    if seen:
+        status[SEEN_KEY] = list(seen)
+    return json.dumps(status, sort_keys=True)
 
 
 def decode_status(custom_status: str | None) -> list[PendingApproval]:
@@ -118,6 +137,23 @@ def decode_status(custom_status: str | None) -> list[PendingApproval]:
 def pending_call_ids(custom_status: str | None) -> set[str]:
     """The call ids a run's custom status says it waits for."""
     return {p.call_id for p in decode_status(custom_status)}
+
+
+def barrier_event(nonce: str) -> dict[str, str]:
+    """The :data:`APPROVAL_EVENT` payload of a barrier (see the module's docstring)."""
+    return {BARRIER_KEY: nonce}
+
+
+def barrier_seen(custom_status: str | None, nonce: str) -> bool:
+    """Whether a run's custom status says it has handled the barrier ``nonce``."""
+    try:
+        data = json.loads(custom_status or "")
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get(SEEN_KEY), list) and nonce in data[SEEN_KEY]
+
+
+_barriers: weakref.WeakKeyDictionary[DurableExecution, list[str]] = weakref.WeakKeyDictionary()
 
 
 def waits_for_others(answered: frozenset[str] | set[str]) -> Callable[[Any], bool]:
@@ -154,9 +190,10 @@ async def collect_decisions(
     decisions: dict[str, Decision] = {}
     deadline = None if timeout is None else execution.now() + timeout
     wanted = len(pending) if at_least is None else min(at_least, len(pending))
+    seen = _barriers.setdefault(execution, [])
     while len(decisions) < wanted:
         execution.context.set_custom_status(
-            encode_status([view for cid, view in pending.items() if cid not in decisions])
+            encode_status([view for cid, view in pending.items() if cid not in decisions], seen)
         )
         remaining = None if deadline is None else max((deadline - execution.now()).total_seconds(), 0.0)
         try:
@@ -166,6 +203,9 @@ async def collect_decisions(
             for cid in pending.keys() - decisions.keys():
                 decisions[cid] = Decision(cid, approved=False, message=message)
             break
+        if isinstance(payload, dict) and isinstance(payload.get(BARRIER_KEY), str):
+            seen[:] = [*seen, payload[BARRIER_KEY]][-_SEEN_KEPT:]
+            continue
         try:
             decision = Decision.from_json(payload)
         except ValueError as exc:

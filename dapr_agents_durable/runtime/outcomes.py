@@ -6,7 +6,8 @@ caller in another process, or one that arrives after the run ended, gets the res
 rebuilt by replaying the run's history locally (no model or tool is called again).
 
 A run *rests* when its workflow has ended or waits for human decisions on calls the
-caller did not just decide.
+caller did not just decide, and has handled every decision raised before the caller
+came (a barrier event makes sure: see :mod:`dapr_agents_durable.runtime.approvals`).
 
 Example::
 
@@ -18,13 +19,21 @@ Example::
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
 
-from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, waits_for_others
+from dapr_agents_durable.runtime.approvals import (
+    APPROVAL_EVENT,
+    Decision,
+    barrier_event,
+    barrier_seen,
+    pending_call_ids,
+    waits_for_others,
+)
 from dapr_agents_durable.runtime.durable_runtime import TERMINAL, DurableRuntime, RunFailed, get_runtime
 
 
@@ -83,8 +92,25 @@ def wait_at_rest(
     """
     runtime.start_or_attach(workflow, request, run_id)
     answered = frozenset(deliver(runtime, run_id, decisions))
-    state = runtime.wait_until(run_id, settled(answered))
+    at_rest = settled(answered)
+    # A decision just delivered is itself behind any queued one: only a caller that
+    # delivered none needs a barrier.
+    nonce = None if answered else raise_barrier(runtime, run_id)
+    state = runtime.wait_until(
+        run_id, lambda s: at_rest(s) and (nonce is None or barrier_seen(s.serialized_custom_status, nonce))
+    )
     return Rest(state, answered)
+
+
+def raise_barrier(runtime: DurableRuntime, run_id: str) -> str | None:
+    """If ``run_id`` says it waits for decisions, raise a barrier behind any decision still
+    queued for it (given while no worker ran); the barrier's nonce, else None."""
+    state = runtime.state(run_id)
+    if state is None or state.runtime_status in TERMINAL or not pending_call_ids(state.serialized_custom_status):
+        return None
+    nonce = uuid.uuid4().hex
+    runtime.raise_event(run_id, APPROVAL_EVENT, barrier_event(nonce))
+    return nonce
 
 
 def deliver(runtime: DurableRuntime, run_id: str, decisions: list[Decision]) -> set[str]:

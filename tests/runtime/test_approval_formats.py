@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dapr_agents_durable.runtime import APPROVAL_EVENT, Decision, PendingApproval
-from dapr_agents_durable.runtime.approvals import decode_status, encode_status
+from dapr_agents_durable.runtime.approvals import barrier_event, barrier_seen, decode_status, encode_status
 
 
 def test_persisted_names_and_formats_are_pinned() -> None:
@@ -19,6 +19,17 @@ def test_persisted_names_and_formats_are_pinned() -> None:
     assert json.loads(status) == {
         "pending_approvals": [{"call_id": "c1", "tool": "refund", "agent": "cashier", "arguments": '{"amount": 5}'}]
     }
+
+    assert barrier_event("n1") == {"barrier": "n1"}
+    assert json.loads(encode_status([], ["n0", "n1"])) == {"pending_approvals": [], "barriers_seen": ["n0", "n1"]}
+
+
+def test_a_barrier_counts_as_seen_only_when_the_status_lists_it() -> None:
+    waiting = encode_status([PendingApproval("c1", "refund", "cashier", "{}")], ["n1"])
+    assert barrier_seen(waiting, "n1") and not barrier_seen(waiting, "n2")
+    assert decode_status(waiting) == [PendingApproval("c1", "refund", "cashier", "{}")]
+    for foreign in (None, "", "working", '{"barriers_seen": "n1"}'):
+        assert not barrier_seen(foreign, "n1")
 
 
 def test_status_round_trips_and_foreign_statuses_mean_nothing_pending() -> None:

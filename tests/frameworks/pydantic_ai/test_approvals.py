@@ -118,7 +118,8 @@ def test_a_paused_run_waits_and_the_native_resume_with_the_same_run_id_finishes_
     assert calls["appr-native"] == before + 1
     assert get_runtime().state("appr-native-1").runtime_status == WorkflowStatus.COMPLETED
     assert get_runtime().pending_approvals("appr-native-1") == []
-    assert len(_events("appr-native-1", WorkflowHistoryEventType.EVENT_RAISED)) == 1
+    # the decision, and the barrier of the caller that attached while the run was paused
+    assert len(_events("appr-native-1", WorkflowHistoryEventType.EVENT_RAISED)) == 2
     assert _scheduled("appr-native-1") == ["pydantic_ai.model", "pydantic_ai.tool", "pydantic_ai.model"]
 
     again = dagent.run_sync("refund my orders", run_id="appr-native-1")  # finished: from history
