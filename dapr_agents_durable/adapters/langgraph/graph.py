@@ -38,9 +38,9 @@ from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 
-from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, tool_seam
+from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, subgraphs, tool_seam
 from dapr_agents_durable.adapters.langgraph.model_seam import model_activity
-from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, NODE_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, NODE_ACTIVITY, SUBGRAPH_WORKFLOW, TOOL_ACTIVITY, WORKFLOW
 from dapr_agents_durable.adapters.langgraph.node_activity import node_activity
 from dapr_agents_durable.adapters.langgraph.tool_seam import tool_activity
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, on_saver, seeded_saver
@@ -64,7 +64,9 @@ def _ensure_registered(runtime: DurableRuntime) -> None:
     langgraph_shims.install()
     model_seam.install()
     tool_seam.install()
+    subgraphs.install()
     runtime.register_workflow(WORKFLOW, run_workflow)
+    runtime.register_workflow(SUBGRAPH_WORKFLOW, subgraphs.subgraph_workflow)
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
     runtime.register_activity(TOOL_ACTIVITY, tool_activity)
     runtime.register_activity(NODE_ACTIVITY, node_activity)

@@ -18,3 +18,9 @@ NODE_ACTIVITY = "langgraph.node"
 
 INTERRUPT_TOOL = "interrupt"
 """The ``tool`` of a pending approval that stands for a LangGraph ``interrupt()``."""
+
+SUBGRAPH_WORKFLOW = "langgraph.subgraph"
+"""The child workflow running one subgraph call (a compiled graph as a node, or invoked in a node)."""
+
+SUBGRAPH_KIND = "subgraph"
+"""The ``<kind>`` in a subgraph child's instance id, ``<run id>-subgraph-<task id>``."""

@@ -9,3 +9,5 @@ def test_names_are_pinned() -> None:
     assert names.TOOL_ACTIVITY == "langgraph.tool"
     assert names.NODE_ACTIVITY == "langgraph.node"
     assert names.INTERRUPT_TOOL == "interrupt"
+    assert names.SUBGRAPH_WORKFLOW == "langgraph.subgraph"
+    assert names.SUBGRAPH_KIND == "subgraph"

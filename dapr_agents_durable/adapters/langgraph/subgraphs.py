@@ -1,0 +1,338 @@
+"""Subgraphs as ``langgraph.subgraph`` child workflows.
+
+A compiled graph run inside a durable run's node (added as a node, or called with
+``invoke``/``ainvoke`` from a node) runs as a child workflow of the calling run, instance
+id ``<run id>-subgraph-<task id>`` (``-<n>`` for the task's n-th call: a resumed task
+calls its subgraph again). The child runs the subgraph's own Pregel loop as LangGraph
+runs a nested graph (same thread, checkpoint namespace, resume values), so its model and
+tool calls are activities of the child, and a retried or replayed parent attaches to the
+child instead of paying again.
+
+The child's input is the subgraph's input, the nested-run settings of the calling task
+and the subgraph's saved checkpoints; its output is the subgraph's output (or its
+interrupts, or a ``Command(graph=Command.PARENT)``), the stream chunks it sent the
+parent, and its checkpoints, which the parent keeps as LangGraph would. An interrupt in
+the subgraph interrupts the parent as natively; ``Command(resume=...)`` on the parent
+runs the task again, and its subgraph resumes in a new child from those checkpoints.
+
+Calls with keyword arguments (``stream_mode=``, ``context=``...), ``stream``/``astream``
+inside a node, and subgraphs compiled with a checkpointer of their own run inline in
+the calling run, as before.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+import dapr.ext.workflow as wf
+from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import ensure_config
+from langgraph._internal._constants import (
+    CONF,
+    CONFIG_KEY_CHECKPOINT_MAP,
+    CONFIG_KEY_CHECKPOINT_NS,
+    CONFIG_KEY_CHECKPOINTER,
+    CONFIG_KEY_RESUME_MAP,
+    CONFIG_KEY_RESUMING,
+    CONFIG_KEY_RUNTIME,
+    CONFIG_KEY_SCRATCHPAD,
+    CONFIG_KEY_STREAM,
+    CONFIG_KEY_TASK_ID,
+    NS_SEP,
+)
+from langgraph._internal._scratchpad import PregelScratchpad
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_config
+from langgraph.errors import GraphInterrupt, ParentCommand
+from langgraph.pregel import Pregel
+from langgraph.pregel.protocol import StreamProtocol
+from langgraph.runtime import Runtime
+from langgraph.types import Interrupt
+
+from dapr_agents_durable.adapters.langgraph.calls import forget
+from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, from_data, to_data
+from dapr_agents_durable.adapters.langgraph.names import SUBGRAPH_KIND, SUBGRAPH_WORKFLOW, WORKFLOW
+from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
+from dapr_agents_durable.adapters.langgraph.workflow import decode_input, encode_input
+from dapr_agents_durable.loop import DurableExecution, await_only, current_execution, drive, on_durable_loop
+from dapr_agents_durable.loop.errors import ChildWorkflowError
+from dapr_agents_durable.runtime import Registry, get_runtime
+from dapr_agents_durable.runtime.codec import JSONValue, checked
+from dapr_agents_durable.runtime.outcomes import OUTCOMES, hand_over
+from dapr_agents_durable.runtime.run_ids import derived_run_id
+
+_original_ainvoke = Pregel.ainvoke
+_original_invoke = Pregel.invoke
+_installed = False
+
+
+@dataclass
+class _Call:
+    """What a child needs from its calling task that is not JSON: the subgraph and the run's context."""
+
+    graph: Pregel[Any, Any, Any, Any]
+    runtime: Runtime[Any] | None
+
+
+SUBGRAPHS: Registry[_Call] = Registry("LangGraph subgraph call")
+"""The subgraph calls in flight, by child instance id (left by the calling run, replayed alike)."""
+
+_CALLS: weakref.WeakKeyDictionary[DurableExecution, Counter[str]] = weakref.WeakKeyDictionary()
+
+
+def install() -> None:
+    """Route subgraph calls made in durable runs' nodes to child workflows (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+
+    @functools.wraps(_original_ainvoke)
+    async def ainvoke(self: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        nested = _nested_config(self, config, kwargs)
+        if nested is None:
+            return await _original_ainvoke(self, input, config, **kwargs)
+        return await _call_child(self, input, nested)
+
+    @functools.wraps(_original_invoke)
+    def invoke(self: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
+        nested = _nested_config(self, config, kwargs)
+        if nested is None:
+            return _original_invoke(self, input, config, **kwargs)
+        return await_only(_call_child(self, input, nested))
+
+    Pregel.ainvoke = ainvoke  # type: ignore[method-assign,assignment]
+    Pregel.invoke = invoke  # type: ignore[method-assign,assignment]
+
+
+def _nested_config(graph: Pregel[Any, Any, Any, Any], config: RunnableConfig | None, kwargs: dict[str, Any]) -> RunnableConfig | None:
+    """The calling task's config when this call is a subgraph of a durable run's node, else None."""
+    if kwargs or graph.checkpointer not in (None, False) or not on_durable_loop():
+        return None
+    if current_execution().workflow_name not in (WORKFLOW, SUBGRAPH_WORKFLOW):
+        return None
+    merged = ensure_config(config)
+    conf = merged.get(CONF, {})
+    if CONFIG_KEY_TASK_ID not in conf or not isinstance(conf.get(CONFIG_KEY_CHECKPOINTER), InMemorySaver):
+        return None
+    return merged
+
+
+def _child_id(execution: DurableExecution, task_id: str) -> str:
+    calls = _CALLS.setdefault(execution, Counter())
+    calls[task_id] += 1
+    parts = (task_id,) if calls[task_id] == 1 else (task_id, str(calls[task_id]))
+    return derived_run_id(execution.instance_id, SUBGRAPH_KIND, *parts)
+
+
+async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig) -> Any:
+    conf = config[CONF]
+    execution = current_execution()
+    namespace = conf[CONFIG_KEY_CHECKPOINT_NS]
+    scratchpad = conf.get(CONFIG_KEY_SCRATCHPAD)
+    if isinstance(scratchpad, PregelScratchpad) and (count := scratchpad.subgraph_counter()):
+        namespace = NS_SEP.join((namespace, str(count)))  # the task's second call of a subgraph, as LangGraph names it
+    saver: InMemorySaver = conf[CONFIG_KEY_CHECKPOINTER]
+    thread = str(conf.get("thread_id", ""))
+    stream = conf.get(CONFIG_KEY_STREAM)
+    request = {
+        "parent": execution.instance_id,
+        "graph": graph.get_name(),
+        "input": encode_input(input),
+        "thread_id": thread,
+        "checkpoint_ns": namespace,
+        "task_id": conf[CONFIG_KEY_TASK_ID],
+        "resuming": conf.get(CONFIG_KEY_RESUMING),
+        "resume_map": _encode(conf.get(CONFIG_KEY_RESUME_MAP)),
+        "checkpoint_map": conf.get(CONFIG_KEY_CHECKPOINT_MAP),
+        "stream_modes": sorted(stream.modes) if stream is not None else None,
+        "recursion_limit": config.get("recursion_limit"),
+        "saved": export_saved(saver, thread, namespace),
+    }
+    child_id = _child_id(execution, conf[CONFIG_KEY_TASK_ID])
+    runtime = conf.get(CONFIG_KEY_RUNTIME)
+    SUBGRAPHS.add(child_id, _Call(graph, runtime if isinstance(runtime, Runtime) else None))
+    try:
+        result = await execution.call_child_workflow(
+            SUBGRAPH_WORKFLOW, checked(request, what=f"input of subgraph {graph.get_name()!r}"), instance_id=child_id
+        )
+    except ChildWorkflowError:
+        handed = OUTCOMES.pop(child_id)
+        if handed is not None and handed[0]:
+            raise handed[1] from None  # the subgraph's own exception, raised in this process
+        raise
+    finally:
+        SUBGRAPHS.remove(child_id)
+    import_saved(saver, thread, result["saved"])
+    if stream is not None:
+        for namespace_parts, mode, payload in _decode(result["chunks"]):
+            stream((tuple(namespace_parts), mode, payload))
+    if "interrupts" in result:
+        raise GraphInterrupt(_decode(result["interrupts"]))
+    if "command" in result:
+        raise ParentCommand(decode_output(result["command"]))
+    return _decode(result["output"])
+
+
+def subgraph_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
+    """Run one subgraph call: the subgraph's Pregel loop, nested as its calling task would run it."""
+    call = SUBGRAPHS.get(ctx.instance_id)
+    while call is None:  # after a restart: the calling run's replay leaves the call here again
+        threading.Thread(target=get_runtime().wake, args=(request["parent"],), daemon=True).start()
+        yield get_runtime().park(ctx, SUBGRAPHS, ctx.instance_id)
+        call = SUBGRAPHS.get(ctx.instance_id)
+    try:
+        return (yield from drive(ctx, _main(call, request), label=f"subgraph {request['graph']!r}"))
+    except Exception as exc:
+        hand_over(ctx.instance_id, exc, failed=True)
+        raise
+    finally:
+        forget(ctx.instance_id)
+
+
+def _main(call: _Call, request: dict[str, Any]) -> Any:
+    async def main() -> JSONValue:
+        IN_DURABLE_RUN.set(True)
+        thread, namespace = request["thread_id"], request["checkpoint_ns"]
+        saver = InMemorySaver()
+        import_saved(saver, thread, request["saved"])
+        chunks: list[Any] = []
+        modes = set(request["stream_modes"] or ())
+        conf: dict[str, Any] = {
+            "thread_id": thread,
+            CONFIG_KEY_CHECKPOINT_NS: namespace,
+            CONFIG_KEY_TASK_ID: request["task_id"],
+            CONFIG_KEY_CHECKPOINTER: saver,
+            CONFIG_KEY_CHECKPOINT_MAP: request["checkpoint_map"] or {},
+            CONFIG_KEY_RUNTIME: _runtime(call.runtime, chunks, "custom" in modes),
+        }
+        if request["resuming"] is not None:
+            conf[CONFIG_KEY_RESUMING] = request["resuming"]
+        if request["resume_map"] is not None:
+            conf[CONFIG_KEY_RESUME_MAP] = _decode(request["resume_map"])
+        if modes:
+            conf[CONFIG_KEY_STREAM] = StreamProtocol(chunks.append, modes)
+        config: dict[str, Any] = {"configurable": conf}
+        if request["recursion_limit"] is not None:
+            config["recursion_limit"] = request["recursion_limit"]
+        result: dict[str, Any] = {}
+        try:
+            result["output"] = _encode(await _original_ainvoke(call.graph, decode_input(request["input"]), config))  # type: ignore[arg-type]
+        except GraphInterrupt as exc:
+            result["interrupts"] = _encode(tuple(exc.args[0]))
+        except ParentCommand as exc:
+            result["command"] = encode_output(exc.args[0])
+        result["chunks"] = _encode(chunks)
+        result["saved"] = export_saved(saver, thread, namespace)
+        return checked(result, what=f"result of subgraph {request['graph']!r}")
+
+    return main
+
+
+def _runtime(parent: Runtime[Any] | None, chunks: list[Any], custom: bool) -> Runtime[Any]:
+    """The calling run's context and store; ``custom`` stream writes go to the child's chunks."""
+
+    def write(chunk: Any) -> None:
+        namespace = get_config()[CONF][CONFIG_KEY_CHECKPOINT_NS].split(NS_SEP)[:-1]
+        chunks.append((tuple(namespace), "custom", chunk))
+
+    runtime: Runtime[Any] = Runtime(
+        context=parent.context if parent else None,
+        store=parent.store if parent else None,
+        previous=parent.previous if parent else None,
+    )
+    return runtime.override(stream_writer=write) if custom else runtime
+
+
+# ---------------------------------------------------------------------------- values
+
+
+_TUPLE, _INTERRUPT = "__durable_tuple__", "__durable_interrupt__"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Interrupt):
+        return {_INTERRUPT: {"value": _plain(value.value), "id": value.id}}
+    if isinstance(value, tuple):
+        return {_TUPLE: [_plain(item) for item in value]}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _revived(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_revived(item) for item in value]
+    if isinstance(value, dict):
+        if _TUPLE in value and len(value) == 1:
+            return tuple(_revived(item) for item in value[_TUPLE])
+        if _INTERRUPT in value and len(value) == 1:
+            return Interrupt(value=_revived(value[_INTERRUPT]["value"]), id=value[_INTERRUPT]["id"])
+        return {key: _revived(item) for key, item in value.items()}
+    return value
+
+
+def _encode(value: Any) -> Any:
+    """A subgraph value (state, interrupts, stream chunks) as LangChain JSON, tuples and interrupts kept."""
+    return None if value is None else to_data(_plain(value))
+
+
+def _decode(data: Any) -> Any:
+    return None if data is None else _revived(from_data(data))
+
+
+# ---------------------------------------------------------------------------- checkpoints
+
+
+def _typed(value: tuple[str, bytes]) -> list[str]:
+    return [value[0], base64.b64encode(value[1]).decode("ascii")]
+
+
+def _untyped(data: list[str]) -> tuple[str, bytes]:
+    return data[0], base64.b64decode(data[1])
+
+
+def _under(namespace: str, prefix: str) -> bool:
+    return namespace == prefix or namespace.startswith(prefix + NS_SEP)
+
+
+def export_saved(saver: InMemorySaver, thread: str, prefix: str) -> dict[str, Any]:
+    """The saver's checkpoints, writes and channel values of ``thread`` at namespace ``prefix`` and below, as JSON."""
+    checkpoints = [
+        [namespace, checkpoint_id, _typed(checkpoint), _typed(metadata), parent]
+        for namespace, by_id in saver.storage.get(thread, {}).items()
+        if _under(namespace, prefix)
+        for checkpoint_id, (checkpoint, metadata, parent) in by_id.items()
+    ]
+    writes = [
+        [namespace, checkpoint_id, task_id, index, channel, _typed(value), path]
+        for (written_thread, namespace, checkpoint_id), stored in saver.writes.items()
+        if written_thread == thread and _under(namespace, prefix)
+        for (task_id, index), (_, channel, value, path) in stored.items()
+    ]
+    blobs = [
+        [namespace, channel, version, _typed(value)]
+        for (blob_thread, namespace, channel, version), value in saver.blobs.items()
+        if blob_thread == thread and _under(namespace, prefix)
+    ]
+    return {"checkpoints": checkpoints, "writes": writes, "blobs": blobs}
+
+
+def import_saved(saver: InMemorySaver, thread: str, saved: dict[str, Any]) -> None:
+    """Put what :func:`export_saved` exported into ``saver``."""
+    for namespace, checkpoint_id, checkpoint, metadata, parent in saved["checkpoints"]:
+        saver.storage[thread][namespace][checkpoint_id] = (_untyped(checkpoint), _untyped(metadata), parent)
+    for namespace, checkpoint_id, task_id, index, channel, value, path in saved["writes"]:
+        stored = saver.writes.setdefault((thread, namespace, checkpoint_id), {})
+        stored[(task_id, index)] = (task_id, channel, _untyped(value), path)
+    for namespace, channel, version, value in saved["blobs"]:
+        saver.blobs[(thread, namespace, channel, version)] = _untyped(value)
