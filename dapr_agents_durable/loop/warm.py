@@ -18,9 +18,12 @@ Threads: the SDK (dapr 1.19) runs orchestrator work items on a thread pool of it
 (``maximum_thread_pool_workers`` threads, ``cpu_count + 4`` by default), on whichever
 thread is free, so consecutive work items of one instance may run on different
 threads. An execution follows them, except while sync code is suspended in one of
-its greenlets: a greenlet cannot change threads, so a work item on another thread
-replays cold, and the parked execution is torn down when its own thread runs its next
-work item (a thread that never runs one again keeps it until the process ends).
+its greenlets: a greenlet cannot change threads, so the work item is handed to a
+pinned thread (:mod:`~dapr_agents_durable.loop.affinity`). The first time, the
+execution is on a pool thread: it replays cold on a pinned thread, and the parked
+execution is torn down when its own thread runs its next work item (a thread that
+never runs one again keeps it until the process ends); after that, every work item of
+the instance runs warm on the pinned thread holding its greenlet.
 
 Nothing the workflow's code does runs twice because of this: it runs once per step,
 live (``is_replaying`` is false), where a cold replay would run it again with
@@ -159,6 +162,15 @@ def park(instance_id: str, parked: Parked) -> None:
     for dropped in [replaced, *evicted]:
         if dropped is not None:
             discard(dropped)
+
+
+def pinned_elsewhere(instance_id: str) -> int | None:
+    """The thread holding the instance's parked execution, if a suspended greenlet keeps it from running here."""
+    with _cache.lock:
+        parked = _cache.parked.get(instance_id)
+    if parked is None or parked.execution.can_run_here():
+        return None
+    return parked.execution.owner
 
 
 def claim(

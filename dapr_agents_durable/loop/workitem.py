@@ -8,7 +8,9 @@ generator. A hook around the SDK's work-item entry point gives the loop three th
 * warm executions: an execution still waiting on the engine when its work item ends is
   parked with its generator and context, and the instance's next work item feeds them
   its new events instead of replaying everything from scratch, when the history shows
-  nothing else happened (see :mod:`~dapr_agents_durable.loop.warm`);
+  nothing else happened (see :mod:`~dapr_agents_durable.loop.warm`); an instance whose
+  execution a suspended greenlet pins to a thread runs there
+  (see :mod:`~dapr_agents_durable.loop.affinity`);
 * a deterministic end for every other execution started during the work item: it is
   torn down on the worker thread right after the work item's actions are computed,
   instead of whenever the garbage collector finds the abandoned generator, on whatever
@@ -27,7 +29,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dapr_agents_durable.loop import _sdk, warm
+from dapr_agents_durable.loop import _sdk, affinity, warm
 from dapr_agents_durable.loop.errors import nondeterminism_message
 from dapr_agents_durable.loop.requests import HistoryStep
 
@@ -168,6 +170,14 @@ def _wrap_execute(execute: _sdk.Execute) -> _sdk.Execute:
         **kwargs: Any,
     ) -> _sdk.ExecutionResults:
         warm.tear_down_leftovers()
+        pinned = warm.pinned_elsewhere(instance_id) if new_events else None
+        if pinned is not None and not affinity.is_pinned_thread():
+            return affinity.run(
+                pinned,
+                lambda: execute_work_item(
+                    executor, instance_id, old_events, new_events, *args, **kwargs
+                ),
+            )
         registry = _sdk.registry_of(executor)
         parked = warm.claim(instance_id, registry, old_events) if new_events else None
         item = WorkItem(
