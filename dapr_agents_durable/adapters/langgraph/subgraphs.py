@@ -23,6 +23,7 @@ the calling run, as before.
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
 import threading
 import weakref
@@ -47,6 +48,7 @@ from langgraph._internal._constants import (
     CONFIG_KEY_TASK_ID,
     NS_SEP,
 )
+from langgraph._internal._config import recast_checkpoint_ns
 from langgraph._internal._scratchpad import PregelScratchpad
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
@@ -56,14 +58,14 @@ from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Interrupt
 
-from dapr_agents_durable.adapters.langgraph.calls import forget
+from dapr_agents_durable.adapters.langgraph.calls import LOOKUP_TIMEOUT, forget
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, from_data, to_data
 from dapr_agents_durable.adapters.langgraph.names import SUBGRAPH_KIND, SUBGRAPH_WORKFLOW, WORKFLOW
 from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
-from dapr_agents_durable.adapters.langgraph.workflow import decode_input, encode_input
+from dapr_agents_durable.adapters.langgraph.threads import GRAPHS
 from dapr_agents_durable.loop import DurableExecution, await_only, current_execution, drive, on_durable_loop
 from dapr_agents_durable.loop.errors import ChildWorkflowError
-from dapr_agents_durable.runtime import Registry, get_runtime
+from dapr_agents_durable.runtime import NotRegistered, Registry, get_runtime
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 from dapr_agents_durable.runtime.outcomes import OUTCOMES, hand_over
 from dapr_agents_durable.runtime.run_ids import derived_run_id
@@ -83,6 +85,9 @@ class _Call:
 
 SUBGRAPHS: Registry[_Call] = Registry("LangGraph subgraph call")
 """The subgraph calls in flight, by child instance id (left by the calling run, replayed alike)."""
+
+ROOT_GRAPH: contextvars.ContextVar[str | None] = contextvars.ContextVar("langgraph_root_graph", default=None)
+"""The name of the durable graph whose run (or one of its subgraphs' children) the current code runs for."""
 
 _CALLS: weakref.WeakKeyDictionary[DurableExecution, Counter[str]] = weakref.WeakKeyDictionary()
 
@@ -145,7 +150,8 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
     request = {
         "parent": execution.instance_id,
         "graph": graph.get_name(),
-        "input": encode_input(input),
+        "root": ROOT_GRAPH.get(),
+        "input": _encode(input),
         "thread_id": thread,
         "checkpoint_ns": namespace,
         "task_id": conf[CONFIG_KEY_TASK_ID],
@@ -158,18 +164,19 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
     }
     child_id = _child_id(execution, conf[CONFIG_KEY_TASK_ID])
     runtime = conf.get(CONFIG_KEY_RUNTIME)
+    # Kept until the child's result is in (a replay of this run leaves it again): the child finds it on every replay.
     SUBGRAPHS.add(child_id, _Call(graph, runtime if isinstance(runtime, Runtime) else None))
     try:
         result = await execution.call_child_workflow(
             SUBGRAPH_WORKFLOW, checked(request, what=f"input of subgraph {graph.get_name()!r}"), instance_id=child_id
         )
     except ChildWorkflowError:
+        SUBGRAPHS.remove(child_id)
         handed = OUTCOMES.pop(child_id)
         if handed is not None and handed[0]:
             raise handed[1] from None  # the subgraph's own exception, raised in this process
         raise
-    finally:
-        SUBGRAPHS.remove(child_id)
+    SUBGRAPHS.remove(child_id)
     import_saved(saver, thread, result["saved"])
     if stream is not None:
         for namespace_parts, mode, payload in _decode(result["chunks"]):
@@ -183,11 +190,7 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
 
 def subgraph_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
     """Run one subgraph call: the subgraph's Pregel loop, nested as its calling task would run it."""
-    call = SUBGRAPHS.get(ctx.instance_id)
-    while call is None:  # after a restart: the calling run's replay leaves the call here again
-        threading.Thread(target=get_runtime().wake, args=(request["parent"],), daemon=True).start()
-        yield get_runtime().park(ctx, SUBGRAPHS, ctx.instance_id)
-        call = SUBGRAPHS.get(ctx.instance_id)
+    call = _call_of(ctx.instance_id, request)
     try:
         return (yield from drive(ctx, _main(call, request), label=f"subgraph {request['graph']!r}"))
     except Exception as exc:
@@ -197,9 +200,32 @@ def subgraph_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> G
         forget(ctx.instance_id)
 
 
+def _call_of(child_id: str, request: dict[str, Any]) -> _Call:
+    """The subgraph of a child: left by the calling run, else the durable graph's subgraph at the
+    child's namespace, else (after a restart) left again by the calling run's replay, woken for it."""
+    call = SUBGRAPHS.get(child_id)
+    if call is not None:
+        return call
+    root = GRAPHS.get(request["root"]) if request["root"] else None
+    if root is not None:
+        path = recast_checkpoint_ns(request["checkpoint_ns"])
+        for _, graph in root.get_subgraphs(namespace=path, recurse=True):
+            if graph.get_name() == request["graph"]:
+                return _Call(graph, Runtime(store=root.store))
+    threading.Thread(target=get_runtime().wake, args=(request["parent"],), daemon=True).start()
+    try:
+        return SUBGRAPHS.wait(child_id, LOOKUP_TIMEOUT)
+    except NotRegistered:
+        raise NotRegistered(
+            f"subgraph {request['graph']!r} of run {request['parent']!r} is not defined in this process: define "
+            "the durable graph that calls it, or add the subgraph to it as a node"
+        ) from None
+
+
 def _main(call: _Call, request: dict[str, Any]) -> Any:
     async def main() -> JSONValue:
         IN_DURABLE_RUN.set(True)
+        ROOT_GRAPH.set(request["root"])
         thread, namespace = request["thread_id"], request["checkpoint_ns"]
         saver = InMemorySaver()
         import_saved(saver, thread, request["saved"])
@@ -224,7 +250,7 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
             config["recursion_limit"] = request["recursion_limit"]
         result: dict[str, Any] = {}
         try:
-            result["output"] = _encode(await _original_ainvoke(call.graph, decode_input(request["input"]), config))  # type: ignore[arg-type]
+            result["output"] = _encode(await _original_ainvoke(call.graph, _decode(request["input"]), config))  # type: ignore[arg-type]
         except GraphInterrupt as exc:
             result["interrupts"] = _encode(tuple(exc.args[0]))
         except ParentCommand as exc:

@@ -23,6 +23,7 @@ from dapr_agents_durable.adapters.langgraph import interrupts, resumes
 from dapr_agents_durable.adapters.langgraph.calls import forget
 from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
+from dapr_agents_durable.adapters.langgraph.subgraphs import ROOT_GRAPH
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, encode_checkpoint, on_saver, seeded_saver
 from dapr_agents_durable.loop import current_execution, drive
 from dapr_agents_durable.runtime import get_runtime
@@ -78,6 +79,7 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
 def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta | None) -> Any:
     async def main() -> Outcome:
         IN_DURABLE_RUN.set(True)
+        ROOT_GRAPH.set(request["graph"])
         thread = request["thread_id"]
         saver = seeded_saver(thread, request.get("prior"))
         local = on_saver(graph, saver)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NotRequired
 
+import pytest
+
 from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState
@@ -185,3 +187,16 @@ def test_an_interrupt_inside_a_subgraph_pauses_and_resumes_the_parent_as_nativel
     first_child, resumed_child = (child for _, child in children("checked-1-1"))
     assert resumed_child == f"{first_child}-2"  # the resumed task's second call of its subgraph
     assert activities(first_child) == [MODEL_ACTIVITY] and activities(resumed_child) == []
+
+
+@pytest.mark.usefixtures("cold_replay")
+def test_subgraphs_replayed_cold_call_nothing_twice() -> None:
+    """Every work item replays the parent and its children from scratch: the same child ids, no call made twice."""
+    native_models, durable_models = Models(), Models()
+    native = desk(NativeStateGraph, native_models).invoke(QUESTION)
+    weather_runs.clear()
+    out = desk(StateGraph, durable_models, name="desk-cold").invoke(QUESTION, {"configurable": {"thread_id": "desk-cold"}})
+    assert shape(out["messages"]) == shape(native["messages"])
+    assert durable_models.seen() == native_models.seen()
+    assert weather_runs == {"Paris": 1}
+    assert len(children("desk-cold")) == 2
