@@ -16,15 +16,19 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from pydantic_ai import Agent, DeferredToolResults
+from dapr.ext.workflow.workflow_state import WorkflowState
 from pydantic_ai.exceptions import UserError
+from pydantic_ai.result import StreamedRunResult
 from pydantic_ai.run import AgentRunResult
 
-from dapr_agents_durable.adapters.pydantic_ai import approvals, arguments
+from dapr_agents_durable.adapters.pydantic_ai import approvals, arguments, streams
 from dapr_agents_durable.adapters.pydantic_ai.deps import HAS_DEPS, PERSISTED_DEPS, check_persistable
 from dapr_agents_durable.adapters.pydantic_ai.delegation import run_delegate
 from dapr_agents_durable.adapters.pydantic_ai.model_seam import model_activity
@@ -38,6 +42,7 @@ from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.approvals import decode_status, pending_call_ids
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.durable_runtime import TERMINAL
+from dapr_agents_durable.runtime.live import collecting_replayed
 from dapr_agents_durable.runtime.options import positive_seconds
 from dapr_agents_durable.runtime.outcomes import final_outcome, take_outcome, wait_at_rest
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
@@ -114,10 +119,89 @@ class DaprAgent(Generic[DepsT, OutputT]):
         a run id, that resume finds the paused run from the messages' ``run_id``. As natively, the
         results must decide every call the run still waits for (else ``UserError``, nothing delivered).
         ``approval_timeout`` (seconds or a timedelta) denies calls still undecided after that long.
+        ``event_stream_handler`` is called in this process with each node's events (:mod:`.streams`).
         """
         arguments.check_names(kwargs)
         if on_durable_loop():  # a workflow-side tool delegating to this agent: a child workflow
             return await run_delegate(self, user_prompt, run_id, kwargs)
+        handler = kwargs.pop("event_stream_handler", None)
+        start = await self._start(user_prompt, run_id, approval_timeout, kwargs, mode="run", events=handler is not None)
+        return await self._execute(start, kwargs, streams.Follower(handler, None) if handler is not None else None)
+
+    @asynccontextmanager
+    async def run_stream(
+        self,
+        user_prompt: str | Sequence[Any] | None = None,
+        *,
+        run_id: str | None = None,
+        approval_timeout: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[StreamedRunResult[Any, Any]]:
+        """``Agent.run_stream`` as a durable run: PydanticAI's ``StreamedRunResult``, one model response a stream.
+
+        The run stops at the first final output, as natively; its model response arrives whole (the
+        model activity returns it), so ``stream_text``/``stream_output`` yield it once and the block is
+        entered once the run has its output. ``run_id``, ``approval_timeout`` and ``event_stream_handler``
+        as for :meth:`run`.
+        """
+        arguments.check_names(kwargs, method="run_stream")
+        _not_in_workflow(self.name, "run_stream")
+        handler = kwargs.pop("event_stream_handler", None)
+        start = await self._start(
+            user_prompt, run_id, approval_timeout, kwargs, mode="stream", events=handler is not None
+        )
+        result = await self._execute(start, kwargs, streams.Follower(handler, None) if handler is not None else None)
+        messages = result.all_messages()
+        yield StreamedRunResult(messages, len(messages) - len(result.new_messages()), run_result=result)
+
+    @asynccontextmanager
+    async def iter(
+        self,
+        user_prompt: str | Sequence[Any] | None = None,
+        *,
+        run_id: str | None = None,
+        approval_timeout: float | timedelta | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[streams.DurableAgentRun]:
+        """``Agent.iter`` as a durable run: ``async for node in run`` yields each graph node as the workflow reaches it.
+
+        The workflow drives the graph (``run.next(node)`` raises ``UserError``); leaving the block
+        early waits for the durable run to come to rest (it is not cancelled). ``run.result`` is the
+        ``AgentRunResult`` once the run ended. ``run_id`` and ``approval_timeout`` as for :meth:`run`.
+        """
+        arguments.check_names(kwargs, arguments.ITER_PARAMETERS, "iter")
+        _not_in_workflow(self.name, "iter")
+        start = await self._start(user_prompt, run_id, approval_timeout, kwargs, mode="iter", events=False)
+        run = streams.DurableAgentRun(start.run_id, len(kwargs.get("message_history") or ()))
+        task = asyncio.ensure_future(self._execute(start, kwargs, streams.Follower(None, run.receive)))
+
+        def rested(done: asyncio.Future[AgentRunResult[Any]]) -> None:
+            if done.cancelled():
+                run.rested(None, asyncio.CancelledError())
+            else:
+                error = done.exception()
+                run.rested(done.result() if error is None else None, error)
+
+        task.add_done_callback(rested)
+        try:
+            yield run
+        finally:
+            await asyncio.wait([task])
+        error = run.unraised_error()
+        if error is not None:
+            raise error
+
+    async def _start(
+        self,
+        user_prompt: Any,
+        run_id: str | None,
+        approval_timeout: float | timedelta | None,
+        kwargs: dict[str, Any],
+        *,
+        mode: str,
+        events: bool,
+    ) -> _Start:
+        """The run this call starts or continues: its id, workflow input and the decisions it delivers."""
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise ValueError("run_id must be a non-empty string (or None for a new run)")
         timeout = positive_seconds(approval_timeout, name="approval_timeout")
@@ -140,14 +224,32 @@ class DaprAgent(Generic[DepsT, OutputT]):
                 decisions = approvals.as_decisions(results)
             request: dict[str, Any] = {}
         else:
-            request = self.request(user_prompt, kwargs, timeout)
+            request = self.request(user_prompt, kwargs, timeout, mode=mode, events=events)
+        return _Start(runtime, run_id, request, state, decisions)
+
+    async def _execute(
+        self, start: _Start, kwargs: dict[str, Any], follower: streams.Follower | None
+    ) -> AgentRunResult[Any]:
+        """Run ``start`` to rest with this caller's in-process arguments; ``follower`` sees its live items."""
+        run_id, state = start.run_id, start.state
         in_process = arguments.split(kwargs)[1]
         if kwargs.get("deps") is not None:
             in_process["deps"] = kwargs["deps"]
         SPECS.add(run_id, RunSpec(in_process))
         paused = False
         try:
-            result = await asyncio.to_thread(self._run_to_rest, runtime, request, run_id, decisions)
+            with streams.following(run_id, follower):
+                result, error, replayed = await asyncio.to_thread(
+                    self._rest_and_replayed, start.runtime, start.request, run_id, start.decisions
+                )
+            if follower is not None:
+                if follower.listener.delivered == 0:  # nothing live: what the replay of its history published
+                    for item in replayed:
+                        follower.receive(item)
+                await follower.finish()
+            if error is not None:
+                raise error
+            assert result is not None
             results = kwargs.get("deferred_tool_results")
             if state is not None and state.runtime_status in TERMINAL and isinstance(results, DeferredToolResults):
                 approvals.check_not_ended_with_calls(result, results, run_id)
@@ -163,7 +265,9 @@ class DaprAgent(Generic[DepsT, OutputT]):
         """:meth:`run` for synchronous code (not from inside a running event loop)."""
         return asyncio.run(self.run(user_prompt, run_id=run_id, **kwargs))
 
-    def request(self, user_prompt: Any, kwargs: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    def request(
+        self, user_prompt: Any, kwargs: dict[str, Any], timeout: float | None, *, mode: str = "run", events: bool = False
+    ) -> dict[str, Any]:
         """The workflow input of a new run: the agent's name, the persisted arguments, the names of the others."""
         persisted, in_process = arguments.split(kwargs)
         deps = kwargs.get("deps")
@@ -175,6 +279,10 @@ class DaprAgent(Generic[DepsT, OutputT]):
             HAS_DEPS: deps is not None,
             "approval_timeout": timeout,
         }
+        if mode != "run":
+            request["mode"] = mode
+        if events:
+            request["events"] = True
         if deps is not None and self.persist_deps:
             request[PERSISTED_DEPS] = check_persistable(self.agent, deps)
         return checked(request, what=f"input of agent {self.name!r}")
@@ -218,6 +326,17 @@ class DaprAgent(Generic[DepsT, OutputT]):
         if missing and SPECS.get(run_id) is None:
             raise UserError(missing_message(self.name, run_id, missing))
 
+    @classmethod
+    def _rest_and_replayed(
+        cls, runtime: DurableRuntime, request: dict[str, Any], run_id: str, decisions: list[Any]
+    ) -> tuple[AgentRunResult[Any] | None, Exception | None, list[Any]]:
+        """``(result, error, items a local replay published)`` of the run at rest."""
+        with collecting_replayed(run_id) as replayed:
+            try:
+                return cls._run_to_rest(runtime, request, run_id, decisions), None, replayed
+            except Exception as exc:  # noqa: BLE001 - raised in the caller once its handler saw the events
+                return None, exc, replayed
+
     @staticmethod
     def _run_to_rest(
         runtime: DurableRuntime, request: dict[str, Any], run_id: str, decisions: list[Any]
@@ -236,6 +355,25 @@ class DaprAgent(Generic[DepsT, OutputT]):
         if handed is None or not lists_pending(handed):
             raise LookupError(f"durable run {run_id!r} waits for approvals but its paused result was not rebuilt")
         return handed[1]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class _Start:
+    """A run a caller starts or continues."""
+
+    runtime: DurableRuntime
+    run_id: str
+    request: dict[str, Any]
+    state: WorkflowState | None
+    decisions: list[Any]
+
+
+def _not_in_workflow(name: str, method: str) -> None:
+    if on_durable_loop():
+        raise UserError(
+            f"DaprAgent.{method}() of agent {name!r} was called inside a durable run; delegate with "
+            "`await DaprAgent(...).run(...)` from a workflow-side tool instead (its run is a child workflow)."
+        )
 
 
 def _paused(handed: tuple[bool, Any]) -> bool:

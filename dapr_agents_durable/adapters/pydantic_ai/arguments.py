@@ -51,12 +51,15 @@ _PERSISTED: dict[str, Codec[Any]] = {
 RUN_PARAMETERS = frozenset(inspect.signature(Agent.run).parameters) - {"self", "user_prompt", "run_id"}
 """The keyword arguments ``Agent.run`` takes (``run_id`` has the durable meaning here)."""
 
+ITER_PARAMETERS = frozenset(inspect.signature(Agent.iter).parameters) - {"self", "user_prompt", "run_id"}
+"""The keyword arguments ``Agent.iter`` takes."""
 
-def check_names(kwargs: dict[str, Any]) -> None:
-    """Unknown keyword arguments raise ``TypeError`` naming them, as ``Agent.run`` would."""
-    unknown = sorted(set(kwargs) - RUN_PARAMETERS)
+
+def check_names(kwargs: dict[str, Any], allowed: frozenset[str] = RUN_PARAMETERS, method: str = "run") -> None:
+    """Unknown keyword arguments raise ``TypeError`` naming them, as ``Agent.<method>`` would."""
+    unknown = sorted(set(kwargs) - allowed)
     if unknown:
-        raise TypeError(f"DaprAgent.run() got unexpected keyword arguments: {', '.join(unknown)}")
+        raise TypeError(f"DaprAgent.{method}() got unexpected keyword arguments: {', '.join(unknown)}")
 
 
 def _plain(name: str, value: Any) -> bool:

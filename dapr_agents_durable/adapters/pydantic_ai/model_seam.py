@@ -4,7 +4,9 @@ On a durable loop :class:`ActivityModel` wraps the model serving each request at
 agent's own model, a ``FallbackModel`` as a whole, a run's ``model=``); its ``request``
 becomes a ``pydantic_ai.model`` activity. The activity finds the same model in this
 process (the agent's, the run's, or one by its model id) and sends the request with it, so
-model objects, clients and keys never leave the worker. Requests travel as deltas of the
+model objects, clients and keys never leave the worker. A request the run streams
+(``run_stream``, ``event_stream_handler``) is streamed inside the activity, as natively, and its
+complete response stored. Requests travel as deltas of the
 run's previous request (:mod:`dapr_agents_durable.runtime.deltas`): history grows with the
 conversation, not with its square.
 
@@ -81,6 +83,16 @@ class ActivityModel(WrapperModel):
         model_settings: ModelSettings | None,
         model_request_parameters: ModelRequestParameters,
     ) -> ModelResponse:
+        return await self._call(messages, model_settings, model_request_parameters, stream=False)
+
+    async def _call(
+        self,
+        messages: list[ModelMessage],
+        model_settings: ModelSettings | None,
+        model_request_parameters: ModelRequestParameters,
+        *,
+        stream: bool,
+    ) -> ModelResponse:
         what = f"model request of agent {self.agent_name!r}"
         request = {
             "agent": self.agent_name,
@@ -89,6 +101,8 @@ class ActivityModel(WrapperModel):
             "settings": SETTINGS.encode(model_settings, what=what),
             "parameters": PARAMETERS.encode(model_request_parameters, what=what),
         }
+        if stream:
+            request["stream"] = True
         execution = current_execution()
         payload = encoder_for(execution).encode(request)
         retry_policy = model_options(self.agent_name).retry_policy or MODEL_RETRY_POLICY
@@ -105,8 +119,8 @@ class ActivityModel(WrapperModel):
         model_request_parameters: ModelRequestParameters,
         run_context: Any = None,
     ) -> AsyncIterator[StreamedResponse]:
-        """The same activity as :meth:`request`; the whole response then streams from history."""
-        response = await self.request(messages, model_settings, model_request_parameters)
+        """The same activity as :meth:`request`, streaming inside it; the whole response then streams from history."""
+        response = await self._call(messages, model_settings, model_request_parameters, stream=True)
         yield CompletedStreamedResponse(response, model_request_parameters=model_request_parameters, replay_events=True)
 
 
@@ -153,7 +167,7 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
         try:
             async with model:
                 response = await within(
-                    model.request(MESSAGES.decode(request["messages"]), settings, PARAMETERS.decode(request["parameters"])),
+                    _send(model, request, settings),
                     model_options(agent_name).timeout,
                     what=f"the model of agent {agent_name!r}",
                 )
@@ -164,6 +178,15 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
     return {"response": RESPONSE.encode(response, what=f"model response of agent {agent_name!r}")}
 
 
+async def _send(model: Model, request: dict[str, Any], settings: ModelSettings) -> ModelResponse:
+    """The model's response to ``request``: streamed to its end when the run streams (as natively), else requested."""
+    messages, parameters = MESSAGES.decode(request["messages"]), PARAMETERS.decode(request["parameters"])
+    if not request.get("stream"):
+        return await model.request(messages, settings, parameters)
+    async with model.request_stream(messages, settings, parameters) as streamed:
+        async for _ in streamed:
+            pass
+    return streamed.get()
 
 
 async def _find_model(run_id: str, agent_name: str, key: str) -> Model:

@@ -1,6 +1,7 @@
 """The ``pydantic_ai.run`` and ``pydantic_ai.delegate`` workflows: the agent's own ``agent.run`` on the durable loop.
 
-Both run the same body: ``agent.run`` with the caller's arguments (persisted ones from the
+Both run the same body: ``agent.run`` (``agent.iter`` or ``agent.run_stream`` for a run started
+with ``DaprAgent.iter`` / ``run_stream``, :mod:`.streams`) with the caller's arguments (persisted ones from the
 workflow input, in-process ones from the caller's registration) and a bound
 :class:`~dapr_agents_durable.adapters.pydantic_ai.capability.DaprDurability`. A run that stops
 for approvals waits for decisions and continues (:mod:`.approvals`). The real
@@ -19,7 +20,7 @@ import dapr.ext.workflow as wf
 from pydantic_ai import Agent
 from pydantic_ai.run import AgentRunResult
 
-from dapr_agents_durable.adapters.pydantic_ai import approvals
+from dapr_agents_durable.adapters.pydantic_ai import approvals, streams
 from dapr_agents_durable.adapters.pydantic_ai.arguments import PROMPT, restore
 from dapr_agents_durable.adapters.pydantic_ai.capability import DaprDurability
 from dapr_agents_durable.adapters.pydantic_ai.codec import JSON_VALUE, MESSAGES, USAGE
@@ -76,10 +77,20 @@ def _main(
     run_id: str, agent: Agent[Any, Any], request: dict[str, Any], kwargs: dict[str, Any], timeout: timedelta | None
 ) -> Any:
     capabilities = [*(kwargs.pop("capabilities", None) or []), DaprDurability()]
+    mode = request.get("mode", "run")
+    if request.get("events"):
+        kwargs["event_stream_handler"] = streams.publishing_handler(run_id)
+
+    async def once(prompt: Any, **arguments: Any) -> AgentRunResult[Any]:
+        if mode == "iter":
+            return await streams.iterate(agent, run_id, prompt, **arguments)
+        if mode == "stream":
+            return await streams.stream_to_end(agent, prompt, **arguments)
+        return await agent.run(prompt, **arguments)
 
     async def main() -> AgentRunResult[Any]:
         prompt = PROMPT.decode(request.get("prompt"))
-        result = await agent.run(prompt, run_id=run_id, capabilities=capabilities, **kwargs)
+        result = await once(prompt, run_id=run_id, capabilities=capabilities, **kwargs)
         execution = current_execution()
         rest = {name: value for name, value in kwargs.items() if name not in _RESUME_DROPS}
         rounds = 0
@@ -87,7 +98,8 @@ def _main(
             hand_over(run_id, result)  # the caller sees the paused result, as a native run returns it
             decisions = await collect_decisions(execution, approvals.pending(result, agent.name or ""), timeout)
             execution.context.set_custom_status(encode_status([]))
-            result = await agent.run(
+            result = await once(
+                None,
                 message_history=result.all_messages(),
                 deferred_tool_results=approvals.as_results(decisions),
                 run_id=approvals.resumed_run_id(run_id, rounds := rounds + 1),
