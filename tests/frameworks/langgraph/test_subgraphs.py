@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any, NotRequired
 
 import pytest
@@ -18,6 +22,17 @@ from test_react import activities
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, SUBGRAPH_WORKFLOW, TOOL_ACTIVITY
 from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.testing import (
+    RecordedRequest,
+    ScriptedModelServer,
+    assert_each_once,
+    embedded_app_env,
+    finish,
+    kill_during_request,
+    read_jsonl,
+    text,
+    tool_call,
+)
 
 
 def children(run_id: str) -> list[tuple[str, str]]:
@@ -200,3 +215,57 @@ def test_subgraphs_replayed_cold_call_nothing_twice() -> None:
     assert durable_models.seen() == native_models.seen()
     assert weather_runs == {"Paris": 1}
     assert len(children("desk-cold")) == 2
+
+
+# ---------------------------------------------------------------------------- crashes
+
+APP = Path(__file__).parent / "apps" / "subgraph_app.py"
+STEPS = 4  # research steps: requests 2..6 are the research subgraph's, 7 the writer's
+
+
+def desk_answer(crash_at: int):
+    def answer(request: RecordedRequest):
+        messages = request.body["messages"]
+        hold = 60.0 if request.number == crash_at else 0.0
+        if len(messages) == 1 and messages[0]["content"] == "Plan.":
+            return text("Research the steps.", delay=hold)
+        if messages[0]["content"].startswith("Write up: "):
+            return text(f"Report on: {messages[0]['content'].removeprefix('Write up: ')}", delay=hold)
+        done = len(request.tool_outputs)
+        if done < STEPS:
+            return tool_call("record_step", {"n": done + 1}, delay=hold)
+        return text(f"all {done} steps recorded", delay=hold)
+
+    return answer
+
+
+def _start(server: ScriptedModelServer, tmp: Path, thread: str) -> subprocess.Popen[str]:
+    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": "sk-test", "PYTHONPATH": os.pathsep.join(sys.path)})
+    return subprocess.Popen([sys.executable, str(APP), server.base_url, thread, str(tmp / "tools.jsonl")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+@pytest.mark.parametrize(("crash_at", "where"), [(4, "the research subgraph's third turn"), (7, "the writer invoked in a node")])
+def test_kill_during_a_model_call_inside_a_subgraph_resumes_the_child(tmp_path: Path, crash_at: int, where: str) -> None:
+    with ScriptedModelServer(rule=desk_answer(crash_at)) as server:
+        assert kill_during_request(_start(server, tmp_path, "desk-crash"), server, crash_at) == crash_at
+
+        result = finish(_start(server, tmp_path, "desk-crash"))
+        assert result["messages"][-1] == f"Report on: all {STEPS} steps recorded"
+        assert len(result["messages"]) == 2 + 2 * STEPS + 2  # the question, the plan, the steps, their summary, the report
+        assert server.request_count == 8  # 7 requests + the one in flight at the kill
+        asked = [(r.body["messages"][0]["content"][:9], len(r.body["messages"])) for r in server.requests]
+        assert len(set(asked)) == 7 and asked[crash_at] == asked[crash_at - 1], where  # only that one asked again
+
+        tools = read_jsonl(tmp_path / "tools.jsonl")
+        assert sorted(t["n"] for t in tools) == list(range(1, STEPS + 1))
+        assert_each_once(t["n"] for t in tools)
+
+        (research, research_id, research_calls), (writer, _, writer_calls) = result["children"]
+        assert research == writer == SUBGRAPH_WORKFLOW and research_id.startswith("desk-crash-subgraph-")
+        assert research_calls == [MODEL_ACTIVITY, TOOL_ACTIVITY] * STEPS + [MODEL_ACTIVITY]
+        assert writer_calls == [MODEL_ACTIVITY]
+
+        paid = server.request_count
+        assert finish(_start(server, tmp_path, "desk-crash")) == result
+        assert server.request_count == paid  # a finished run answers from its history
