@@ -44,8 +44,9 @@ def image(example: Example) -> str:
 
 
 def app_shell(example: Example) -> str:
-    """Wait for the sidecar, run the example once, then stay up for ``exec`` (approvals, reruns)."""
-    return f"{WAIT_FOR_SIDECAR} && {shlex.join(example.command)}; exec sleep infinity"
+    """Wait for the sidecar, run the example, then keep serving durable runs (``--serve``: other
+    replicas' unfinished runs, approvals given from anywhere) until the container is stopped."""
+    return f"{WAIT_FOR_SIDECAR} && exec {shlex.join([*example.command, '--serve'])}"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -217,11 +218,12 @@ Every example with its own Dapr sidecar, Redis for workflow state, and Dapr's pl
 scheduler services, from the repository root:
   docker compose up --build                 # OPENAI_API_KEY unset: each app uses its offline scripted model
   OPENAI_API_KEY=sk-... docker compose up --build
-Each app waits for its sidecar, runs its example once with a fixed run id, then stays up so
-you can exec into it: answer an approval, rerun with the same run id (it resumes, or answers
-from the stored result), list runs:
+Each app waits for its sidecar, runs its example with a fixed run id, then keeps serving
+durable runs (--serve) until stopped, so an approval given from anywhere finishes its run
+there; exec into it to answer one, list runs, or rerun with the same run id (it resumes, or
+answers from the stored result):
   docker compose exec refund-agent dapr-agents-durable approvals list refund-7
-  docker compose exec refund-agent python examples/openai_agents/approval_app.py --run-id refund-7 --approve
+  docker compose exec refund-agent dapr-agents-durable approvals approve refund-7 <call id>
   docker compose attach crewai-weather      # the crew asks for feedback on its terminal
 Sidecars (daprio/daprd {DAPR_RUNTIME_VERSION}, the runtime of the pinned Dapr Python SDK 1.19) share their app's
 network namespace, so the app reaches them on 127.0.0.1 (DAPR_GRPC_PORT, DAPR_HTTP_PORT).
@@ -297,7 +299,7 @@ def deployment(e: Example) -> dict[str, Any]:
 
 DEPLOYMENT_HEADER = f"""
 %s: %s in its image (built with the `%s` extra), with a Dapr sidecar.
-The app waits for its sidecar, runs the example once, then stays up for `kubectl exec`.
+The app waits for its sidecar, runs the example, then keeps serving durable runs (--serve).
 Its liveness probe checks, from the app container, that the sidecar's gRPC API (the workflow
 stream's endpoint) is reachable; the app serves no port of its own.
 {GENERATED}"""

@@ -22,6 +22,7 @@ from dapr_agents_durable.runtime.durable_runtime import (
 )
 from dapr_agents_durable.runtime.idempotency import idempotency_key
 from dapr_agents_durable.runtime.registry import NotRegistered, Registry
+from dapr_agents_durable.runtime.serving import serve
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "get_runtime",
     "idempotency_key",
     "resolve_target",
+    "serve",
 ]

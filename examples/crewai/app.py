@@ -37,7 +37,7 @@ from crewai import LLM, Agent, Task  # noqa: E402
 from crewai.tools import tool  # noqa: E402
 
 from dapr_agents_durable.adapters.crewai import Crew  # noqa: E402  (was: from crewai import Crew)
-from dapr_agents_durable.runtime import Decision, get_runtime  # noqa: E402
+from dapr_agents_durable.runtime import Decision, get_runtime, serve  # noqa: E402
 
 
 @tool("get_weather")
@@ -95,6 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="a durable two-agent forecast crew")
     parser.add_argument("--city", default="Paris")
     parser.add_argument("--run-id", default="forecast-1", help="durable run id")
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep serving durable runs until SIGTERM, as a replica under a Dapr sidecar does")
     args = parser.parse_args()
     llms = contextlib.nullcontext(lambda: LLM(model="openai/gpt-4o-mini")) if os.environ.get("OPENAI_API_KEY") else offline_llm()
     with llms as llm:
@@ -102,7 +104,9 @@ def main() -> None:
         threading.Thread(target=answer_feedback_here, args=(args.run_id, done), daemon=True).start()
         output = build_crew(llm, args.city).kickoff(inputs={"city": args.city}, run_id=args.run_id)
         done.set()
-    print(f"\nrun {args.run_id}: {output.raw} ({output.token_usage.successful_requests} LLM requests)")
+        print(f"\nrun {args.run_id}: {output.raw} ({output.token_usage.successful_requests} LLM requests)", flush=True)
+        if args.serve:
+            serve()
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import Command, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph  # was: from langgraph.graph import StateGraph
+from dapr_agents_durable.runtime import serve
 
 QUESTION = "Is it nice in Paris tonight? If so, book a table at Chez Nous for 19:00."
 
@@ -108,6 +109,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="a durable LangGraph agent with an approval step")
     parser.add_argument("--thread", default="trip-1", help="LangGraph thread id (the durable run is <thread>-<turn>)")
     parser.add_argument("--question", default=QUESTION)
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep serving durable runs until SIGTERM, as a replica under a Dapr sidecar does")
     args = parser.parse_args()
     models = (contextlib.nullcontext(lambda: ChatOpenAI(model="gpt-4o-mini"))
               if os.environ.get("OPENAI_API_KEY") else offline_model())
@@ -121,11 +124,15 @@ def main() -> None:
             try:
                 answer = input("approve? [y/N] ").strip().lower() == "y"
             except EOFError:  # no terminal (a container): the run keeps waiting for any process to answer
-                print(f"no terminal here: answer with `dapr-agents-durable approvals approve|reject` (call {pending.id})")
-                return
+                print(f"no terminal here: answer with `dapr-agents-durable approvals approve|reject` (call {pending.id})",
+                      flush=True)
+                break
             result = graph.invoke(Command(resume=answer), config)
-    replies = sum(isinstance(m, AIMessage) for m in result["messages"])
-    print(f"\nthread {args.thread}: {result['messages'][-1].content} ({replies} model replies)")
+        else:
+            replies = sum(isinstance(m, AIMessage) for m in result["messages"])
+            print(f"\nthread {args.thread}: {result['messages'][-1].content} ({replies} model replies)", flush=True)
+        if args.serve:
+            serve()
 
 
 if __name__ == "__main__":

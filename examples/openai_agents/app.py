@@ -27,6 +27,7 @@ from agents import Agent, OpenAIChatCompletionsModel, function_tool
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner  # was: from agents import Runner
+from dapr_agents_durable.runtime import serve
 
 
 @function_tool
@@ -56,6 +57,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="a durable weather agent")
     parser.add_argument("question", nargs="?", default="What is the weather in Paris and Rome?")
     parser.add_argument("--run-id", default=None, help="durable run id (default: a new run)")
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep serving durable runs until SIGTERM, as a replica under a Dapr sidecar does")
     args = parser.parse_args()
     run_id = args.run_id or f"weather-{uuid.uuid4().hex[:8]}"
 
@@ -63,7 +66,9 @@ def main() -> None:
         model = "gpt-4.1-mini" if os.environ.get("OPENAI_API_KEY") else stack.enter_context(offline_model())
         agent = Agent(name="weather", instructions="Answer with the weather tool.", tools=[get_weather], model=model)
         result = Runner.run_sync(agent, args.question, run_id=run_id)
-    print(f"run {run_id}: {result.final_output}")
+        print(f"run {run_id}: {result.final_output}", flush=True)
+        if args.serve:
+            serve()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from agents import Agent, OpenAIChatCompletionsModel, function_tool
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner
+from dapr_agents_durable.runtime import serve
 
 
 @function_tool(needs_approval=True)
@@ -53,6 +54,8 @@ def main() -> None:
     decision = parser.add_mutually_exclusive_group()
     decision.add_argument("--approve", action="store_true", help="approve the pending refund")
     decision.add_argument("--reject", metavar="MESSAGE", help="reject it, telling the model why")
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep serving durable runs until SIGTERM, as a replica under a Dapr sidecar does")
     args = parser.parse_args()
 
     with contextlib.ExitStack() as stack:
@@ -67,11 +70,13 @@ def main() -> None:
                 else:
                     state.reject(item, rejection_message=args.reject)
             result = Runner.run_sync(agent, state, run_id=args.run_id)
-    for item in result.interruptions:
-        print(f"run {args.run_id} waits for approval of {item.tool_name} {item.arguments} "
-              f"(call {item.raw_item.call_id})")
-    if not result.interruptions:
-        print(f"run {args.run_id}: {result.final_output}")
+        for item in result.interruptions:
+            print(f"run {args.run_id} waits for approval of {item.tool_name} {item.arguments} "
+                  f"(call {item.raw_item.call_id})", flush=True)
+        if not result.interruptions:
+            print(f"run {args.run_id}: {result.final_output}", flush=True)
+        if args.serve:  # an approval given from anywhere now finishes the run here
+            serve()
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
+from dapr_agents_durable.runtime import serve
 
 CITIES = ("Paris", "Rome", "Oslo", "Tokyo")
 
@@ -68,6 +69,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="a durable PydanticAI weather agent")
     parser.add_argument("question", nargs="?", default="What is the weather in Paris and Rome?")
     parser.add_argument("--run-id", default=None, help="durable run id (default: a new run)")
+    parser.add_argument("--serve", action="store_true",
+                        help="then keep serving durable runs until SIGTERM, as a replica under a Dapr sidecar does")
     args = parser.parse_args()
     run_id = args.run_id or f"weather-{uuid.uuid4().hex[:8]}"
 
@@ -75,7 +78,9 @@ def main() -> None:
         model = "openai:gpt-4.1-mini" if os.environ.get("OPENAI_API_KEY") else stack.enter_context(offline_model())
         weather = DaprAgent(build_agent(model))  # was: build_agent(model)
         result = weather.run_sync(args.question, run_id=run_id)
-    print(f"run {run_id}: {result.output} ({result.usage.requests} LLM requests)")
+        print(f"run {run_id}: {result.output} ({result.usage.requests} LLM requests)", flush=True)
+        if args.serve:
+            serve()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import tomllib
@@ -19,6 +20,21 @@ DEPLOYMENT_FILES = sorted({*ROOT.glob("components/**/*.yaml"), *ROOT.glob("deplo
 def test_every_example_app_is_in_the_list_of_examples() -> None:
     assert unwired_apps(ROOT, {e.script for e in EXAMPLES}) == []
     assert len({e.app_id for e in EXAMPLES}) == len(EXAMPLES)
+
+
+def _serves(source: str) -> bool:
+    """Whether an app defines a ``--serve`` option and calls ``serve()`` (what the containers run)."""
+    calls = [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]
+    option = any(isinstance(c.func, ast.Attribute) and c.func.attr == "add_argument"
+                 and any(isinstance(a, ast.Constant) and a.value == "--serve" for a in c.args) for c in calls)
+    return option and any(isinstance(c.func, ast.Name) and c.func.id == "serve" for c in calls)
+
+
+def test_every_example_the_containers_run_with_serve_has_that_option() -> None:
+    for example in EXAMPLES:
+        assert _serves((ROOT / example.script).read_text()), f"{example.script} has no --serve that calls serve()"
+        assert f"exec {' '.join(example.command)}" in render.app_shell(example).replace("'", "")
+    assert not _serves("import argparse\nargparse.ArgumentParser().add_argument('--serve')\n")
 
 
 def test_a_new_example_app_without_an_entry_is_caught(tmp_path: Path) -> None:
