@@ -54,6 +54,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.config import get_config
 from langgraph.errors import GraphInterrupt, ParentCommand
 from langgraph.pregel import Pregel
+from langgraph.pregel._messages import StreamMessagesHandler
 from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Interrupt
@@ -179,13 +180,25 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
     SUBGRAPHS.remove(child_id)
     import_saved(saver, thread, result["saved"])
     if stream is not None:
-        for namespace_parts, mode, payload in _decode(result["chunks"]):
+        chunks = _decode(result["chunks"])
+        _already_streamed(config, chunks)
+        for namespace_parts, mode, payload in chunks:
             stream((tuple(namespace_parts), mode, payload))
     if "interrupts" in result:
         raise GraphInterrupt(_decode(result["interrupts"]))
     if "command" in result:
         raise ParentCommand(decode_output(result["command"]))
     return _decode(result["output"])
+
+
+def _already_streamed(config: RunnableConfig, chunks: list[Any]) -> None:
+    """Tell the parent's ``messages`` stream handler which messages the child streamed, so that it
+    does not stream them again from the subgraph's output, as natively."""
+    streamed = {payload[0].id for _, mode, payload in chunks if mode == "messages"}
+    callbacks = config.get("callbacks")
+    for handler in getattr(callbacks, "handlers", None) or ():
+        if isinstance(handler, StreamMessagesHandler):
+            handler.seen.update(streamed)
 
 
 def subgraph_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Generator[Any, Any, Any]:
@@ -246,6 +259,8 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
         if modes:
             conf[CONFIG_KEY_STREAM] = StreamProtocol(chunks.append, modes)
         config: dict[str, Any] = {"configurable": conf}
+        if "messages" in modes:  # the child's model messages, as the parent's handler would stream them
+            config["callbacks"] = [StreamMessagesHandler(chunks.append, True)]
         if request["recursion_limit"] is not None:
             config["recursion_limit"] = request["recursion_limit"]
         result: dict[str, Any] = {}

@@ -15,6 +15,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.config import get_stream_writer
 from langgraph.types import Command, interrupt
 from scripted import ScriptedChatModel, call, get_weather, scripted, shape, weather_runs
 from test_react import activities
@@ -152,6 +153,33 @@ def test_stream_with_subgraphs_matches_native() -> None:
     assert [list(c) for c in plain] == [["plan"], ["research"], ["summarise"]]  # no subgraph events unless asked
 
 
+def test_messages_stream_with_subgraphs_matches_native() -> None:
+    """Each model response once, under its subgraph's namespace (durably whole, natively as tokens)."""
+    def quick() -> Models:
+        models = Models()
+        models.researcher = scripted(AIMessage("Paris is sunny."))  # the fake model streams no tool calls
+        return models
+
+    def messages(chunks: list[Any]) -> list[Any]:
+        joined: list[list[Any]] = []
+        for namespace, (message, metadata) in chunks:
+            key = (tuple(part.split(":")[0] for part in namespace), metadata["langgraph_node"], message.id)
+            if joined and joined[-1][0] == key:
+                joined[-1][1] += message.content
+            else:
+                joined.append([key, message.content])
+        return [(namespace, node, content) for (namespace, node, _), content in joined]
+
+    native = list(desk(NativeStateGraph, quick()).stream(QUESTION, stream_mode="messages", subgraphs=True))
+    chunks = list(desk(StateGraph, quick(), name="desk-messages").stream(
+        QUESTION, {"configurable": {"thread_id": "desk-4"}}, stream_mode="messages", subgraphs=True))
+    assert messages(chunks) == messages(native) == [
+        ((), "plan", "Plan: check Paris."),
+        (("research",), "agent", "Paris is sunny."),
+        (("summarise",), "write", "Summary: sunny Paris."),
+    ]
+
+
 class Checked(MessagesState):
     verdict: NotRequired[str]
 
@@ -215,6 +243,78 @@ def test_subgraphs_replayed_cold_call_nothing_twice() -> None:
     assert durable_models.seen() == native_models.seen()
     assert weather_runs == {"Paris": 1}
     assert len(children("desk-cold")) == 2
+
+
+class Routed(MessagesState):
+    route: NotRequired[str]
+
+
+def nested_graph(builder_type: Any, model: ScriptedChatModel, **compile: Any) -> Any:
+    """A subgraph in a subgraph whose node writes custom stream events and hands off to its parent's node."""
+    def hand_off(state: Routed) -> Command[Any]:
+        get_stream_writer()({"from": "hand_off"})
+        reply = model.invoke(state["messages"])
+        return Command(graph=Command.PARENT, goto="landing", update={"route": str(reply.content), "messages": [reply]})
+
+    def landing(state: Routed) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"landed via {state['route']}")]}
+
+    innermost = NativeStateGraph(Routed)
+    innermost.add_node("hand_off", hand_off)
+    innermost.add_edge(START, "hand_off")
+    middle = NativeStateGraph(Routed)
+    middle.add_node("innermost", innermost.compile(name="innermost"))
+    middle.add_node("landing", landing)
+    middle.add_edge(START, "innermost")
+
+    builder = builder_type(Routed)
+    builder.add_node("middle", middle.compile(name="middle"))
+    builder.add_edge(START, "middle")
+    return builder.compile(**compile)
+
+
+def test_a_subgraph_in_a_subgraph_is_a_grandchild_and_hands_off_to_its_parent_as_natively() -> None:
+    native_model, model = scripted(AIMessage("the fast lane")), scripted(AIMessage("the fast lane"))
+    modes = ["updates", "values", "custom"]
+    native = list(nested_graph(NativeStateGraph, native_model).stream(QUESTION, stream_mode=modes, subgraphs=True))
+    graph = nested_graph(StateGraph, model, name="nested")
+    chunks = list(graph.stream(QUESTION, {"configurable": {"thread_id": "nested-1"}}, stream_mode=modes, subgraphs=True))
+
+    def events(stream: list[Any]) -> list[Any]:
+        return [(tuple(part.split(":")[0] for part in namespace), mode, payload if mode == "custom" else sorted(payload))
+                for namespace, mode, payload in stream]
+
+    assert events(chunks) == events(native)
+    assert (("middle", "innermost"), "custom", {"from": "hand_off"}) in events(chunks)
+    assert (("middle",), "updates", ["landing"]) in events(chunks)
+    assert shape(chunks[-1][2]["messages"]) == shape(native[-1][2]["messages"])
+    assert [m.content for m in chunks[-1][2]["messages"]] == ["Weather in Paris?", "the fast lane", "landed via the fast lane"]
+
+    ((_, middle),) = children("nested-1")
+    ((_, innermost),) = children(middle)
+    assert activities(middle) == [] and activities(innermost) == [MODEL_ACTIVITY]
+
+
+def failing_graph(builder_type: Any, **compile: Any) -> Any:
+    def boom(state: MessagesState) -> dict[str, Any]:
+        raise ValueError(f"no luck with {len(state['messages'])} message(s)")
+
+    inner = NativeStateGraph(MessagesState)
+    inner.add_node("boom", boom)
+    inner.add_edge(START, "boom")
+    builder = builder_type(MessagesState)
+    builder.add_node("inner", inner.compile(name="boom"))
+    builder.add_edge(START, "inner")
+    return builder.compile(**compile)
+
+
+def test_an_exception_in_a_subgraph_surfaces_as_natively() -> None:
+    with pytest.raises(ValueError) as native:
+        failing_graph(NativeStateGraph).invoke(QUESTION)
+    with pytest.raises(ValueError) as durable:
+        failing_graph(StateGraph, name="failing").invoke(QUESTION, {"configurable": {"thread_id": "failing-1"}})
+    assert str(durable.value) == str(native.value) == "no luck with 1 message(s)"
+    assert [name for name, _ in children("failing-1")] == [SUBGRAPH_WORKFLOW]
 
 
 # ---------------------------------------------------------------------------- crashes
