@@ -17,10 +17,8 @@ from typing import Any
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow.workflow_state import WorkflowState
 
+from dapr_agents_durable.operator.describe import describe_step, run_label
 from dapr_agents_durable.runtime.approvals import decode_status
-
-PREVIEW = 60
-"""Characters of arguments and results shown in a timeline."""
 
 
 @dataclass(frozen=True)
@@ -87,9 +85,9 @@ def summarize(state: WorkflowState, history: Sequence[pb.HistoryEvent], now: dat
     ended = _utc(state.last_updated_at) if status in ("COMPLETED", "FAILED", "TERMINATED") else None
     duration = ((ended or now or datetime.now(timezone.utc)) - created).total_seconds()
     steps = sum(1 for s in steps_of(history) if s.kind == "activity" and s.status == "completed")
-    return RunSummary(state.instance_id, status, framework_of(state.name), state.name,
-                      _agent_of(state.serialized_input), steps, created.isoformat(timespec="seconds"),
-                      round(max(duration, 0.0), 3))
+    label = run_label(state.name, _json(state.serialized_input))
+    return RunSummary(state.instance_id, status, framework_of(state.name), state.name, label, steps,
+                      created.isoformat(timespec="seconds"), round(max(duration, 0.0), 3))
 
 
 def timeline(
@@ -130,7 +128,7 @@ def steps_of(history: Sequence[pb.HistoryEvent]) -> list[Step]:
             step = steps.get(done.taskScheduledId)
             if step is not None:
                 step.status = "completed"
-                step.detail = _detail(step.name, step.input, _json(done.result.value))
+                step.detail = describe_step(step.name, step.input, _json(done.result.value))
         elif kind in ("taskFailed", "childWorkflowInstanceFailed"):
             failed = getattr(event, kind)
             step = steps.get(failed.taskScheduledId)
@@ -138,8 +136,8 @@ def steps_of(history: Sequence[pb.HistoryEvent]) -> list[Step]:
                 step.status = "failed"
                 step.error = f"{failed.failureDetails.errorType}: {failed.failureDetails.errorMessage}"
     for step in steps.values():
-        if step.status == "running":
-            step.detail = _detail(step.name, step.input, None)
+        if step.status != "completed":  # what the input tells of a running or failed step
+            step.detail = describe_step(step.name, step.input, None)
     return list(steps.values())
 
 
@@ -150,35 +148,6 @@ def event_line(event: pb.HistoryEvent) -> dict[str, Any]:
     name = getattr(payload, "name", "") if payload is not None else ""
     return {"event_id": event.eventId, "type": kind,
             "timestamp": _utc(event.timestamp.ToDatetime()).isoformat(timespec="milliseconds"), "name": name}
-
-
-def _detail(name: str, input: Any, result: Any) -> str:
-    parts: list[str] = []
-    if name.endswith(".tool"):
-        if isinstance(input, dict):
-            if input.get("tool"):
-                parts.append(str(input["tool"]))
-            if "arguments" in input:
-                parts.append(_preview(input["arguments"]))
-        if result is not None:
-            parts.append("-> " + _preview(result))
-    elif name.endswith(".model") and isinstance(result, dict) and isinstance(result.get("usage"), dict):
-        usage = result["usage"]
-        parts.append(" ".join(f"{k}={v}" for k, v in usage.items() if isinstance(v, (int, float))) + " tokens")
-    return " ".join(parts)
-
-
-def _preview(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
-
-
-def _agent_of(serialized_input: str | None) -> str | None:
-    data = _json(serialized_input)
-    agent = data.get("agent") if isinstance(data, dict) else None
-    if isinstance(agent, dict):
-        agent = agent.get("name")
-    return agent if isinstance(agent, str) else None
 
 
 def _json(text: str | None) -> Any:

@@ -2,7 +2,9 @@
 
 The test process runs the workers (plain workflows on a DurableRuntime whose embedded
 engine advertises its address beside the database); the CLI finds that engine from
-``--db`` exactly as it finds a running app's.
+``--db`` exactly as it finds a running app's. Their model and tool activities carry the
+PydanticAI adapter's names and payload formats, which the CLI describes with no framework
+installed (this environment has none).
 """
 
 from __future__ import annotations
@@ -26,36 +28,40 @@ LONG_QUERY = "q" * 200
 USAGE = {"input_tokens": 12, "output_tokens": 5}
 
 
+MODEL, TOOL = "pydantic_ai.model", "pydantic_ai.tool"
+
+
 def _model(ctx: Any, prompt: Any) -> dict[str, Any]:
-    return {"text": f"answer to {prompt}", "usage": USAGE}
+    return {"response": {"parts": [{"part_kind": "text", "content": f"answer to {prompt}"}],
+                         "model_name": "scripted", "usage": USAGE}}
 
 
-def _tool(ctx: Any, call: dict[str, Any]) -> str:
-    return f"found {json.loads(call['arguments'])['q'][:10]}"
+def _tool(ctx: Any, call: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": "return", "value": f"found {call['args']['q'][:10]}"}
 
 
 def _explode(ctx: Any, _: Any) -> None:
     raise ValueError("the tool exploded")
 
 
-def _tool_call(query: str) -> dict[str, str]:
-    return {"tool": "lookup", "arguments": json.dumps({"q": query})}
+def _tool_call(query: str) -> dict[str, Any]:
+    return {"agent": "planner", "toolset": "tools", "tool": "lookup", "call_id": "c1", "args": {"q": query}}
 
 
 def _agent(ctx: Any, input: dict[str, Any]) -> Any:
-    yield ctx.call_activity("demo.model", input="hello")
-    yield ctx.call_activity("demo.tool", input=_tool_call(LONG_QUERY))
+    yield ctx.call_activity(MODEL, input="hello")
+    yield ctx.call_activity(TOOL, input=_tool_call(LONG_QUERY))
     helped = yield ctx.call_child_workflow("demo.helper", input={"agent": "helper"},
                                            instance_id=f"{ctx.instance_id}-helper")
     return {"final": helped}
 
 
 def _helper(ctx: Any, input: Any) -> Any:
-    return (yield ctx.call_activity("demo.tool", input=_tool_call("child query")))
+    return (yield ctx.call_activity(TOOL, input=_tool_call("child query")))
 
 
 def _broken(ctx: Any, input: Any) -> Any:
-    yield ctx.call_activity("demo.model", input="before the failure")
+    yield ctx.call_activity(MODEL, input="before the failure")
     yield ctx.call_activity("demo.explode", input=None)
 
 
@@ -65,12 +71,12 @@ def _approval(ctx: Any, input: Any) -> Any:
     ctx.set_custom_status(encode_status([]))
     if not decision.approved:
         return "refused"
-    return (yield ctx.call_activity("demo.tool", input=_tool_call("refund 120")))
+    return (yield ctx.call_activity(TOOL, input=_tool_call("refund 120")))
 
 
 def _waiting(ctx: Any, input: Any) -> Any:
     go = yield ctx.wait_for_external_event("go")
-    yield ctx.call_activity("demo.model", input=go)
+    yield ctx.call_activity(MODEL, input=go)
     return go
 
 
@@ -78,7 +84,7 @@ def _waiting(ctx: Any, input: Any) -> Any:
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DurableRuntime, Path]]:
     db = tmp_path_factory.mktemp("runs") / "engine.db"
     runtime = DurableRuntime(db_path=str(db))
-    for name, fn in (("demo.model", _model), ("demo.tool", _tool), ("demo.explode", _explode)):
+    for name, fn in ((MODEL, _model), (TOOL, _tool), ("demo.explode", _explode)):
         runtime.register_activity(name, fn)
     for name, fn in (("demo.agent", _agent), ("demo.helper", _helper), ("demo.broken", _broken),
                      ("demo.approval", _approval), ("demo.waiting", _waiting), ("other.waiting", _waiting)):
@@ -152,9 +158,8 @@ def test_show_gives_the_timeline_with_tool_and_model_details_and_the_child_tree(
     view = _json(db, "show", "show-done")
     assert view["status"] == "COMPLETED" and view["failure"] is None
     model, tool, child = view["timeline"]
-    assert (model["name"], model["status"]) == ("demo.model", "completed")
-    assert "input_tokens=12" in model["detail"] and "output_tokens=5" in model["detail"]
-    assert tool["detail"].startswith("lookup ") and "-> found qqqqqqqqqq" in tool["detail"]
+    assert (model["name"], model["status"], model["detail"]) == (MODEL, "completed", "scripted 12 in / 5 out tokens")
+    assert tool["detail"].startswith('lookup {"q": "qqq') and tool["detail"].endswith("… -> found qqqqqqqqqq")
     assert len(tool["detail"]) < len(LONG_QUERY)  # arguments are truncated
     assert (child["kind"], child["child_id"]) == ("child", "show-done-helper")
     assert [s["detail"] for s in child["child"]["timeline"]] == ['lookup {"q": "child query"} -> found child quer']
@@ -162,6 +167,7 @@ def test_show_gives_the_timeline_with_tool_and_model_details_and_the_child_tree(
     text = _cli(db, "show", "show-done")
     assert text.returncode == 0, text.stderr
     lines = text.stdout.splitlines()
+    assert any(MODEL in line and "scripted 12 in / 5 out tokens" in line for line in lines)
     parent_line = next(line for line in lines if "child demo.helper" in line)
     nested = next(line for line in lines if "show-done-helper" in line and "COMPLETED" in line)
     assert _indent(nested) > _indent(parent_line)  # the child run nests under its step
@@ -174,8 +180,7 @@ def test_show_names_the_failure_and_the_pending_approvals(engine) -> None:
     failed = _json(db, "show", "show-failed")
     assert failed["status"] == "FAILED"
     assert "the tool exploded" in failed["failure"]["message"]
-    assert [(s["name"], s["status"]) for s in failed["timeline"]] == [("demo.model", "completed"),
-                                                                      ("demo.explode", "failed")]
+    assert [(s["name"], s["status"]) for s in failed["timeline"]] == [(MODEL, "completed"), ("demo.explode", "failed")]
     assert "the tool exploded" in failed["timeline"][1]["error"]
     text = _cli(db, "show", "show-failed").stdout
     assert "failed: " in text and "the tool exploded" in text
@@ -196,7 +201,7 @@ def test_approve_lets_the_waiting_run_finish_and_a_wrong_call_is_refused(engine)
     assert wrong.returncode == 2 and "not waiting for a decision on tool call 'call-nope'" in wrong.stderr
     assert _cli(db, "approve", "approve-me", "call-1").returncode == 0
     state = runtime.wait("approve-me", timeout=30)
-    assert json.loads(state.serialized_output) == "found refund 120"
+    assert json.loads(state.serialized_output) == {"kind": "return", "value": "found refund 120"}
 
     runtime.start_or_attach("demo.approval", None, run_id="reject-me")
     _pending(runtime, "reject-me")
@@ -219,8 +224,8 @@ def test_watch_follows_a_live_run_to_its_end(engine) -> None:
         watcher.kill()
     assert watcher.returncode == 0, err[-2000:]
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [(line.get("name"), line.get("status")) for line in lines] == [("demo.model", "completed"),
-                                                                          (None, "COMPLETED")]
+    assert [(line.get("name"), line.get("status")) for line in lines] == [(MODEL, "completed"), (None, "COMPLETED")]
+    assert lines[0]["detail"] == "scripted 12 in / 5 out tokens"
     assert json.loads(runtime.state("watch-live").serialized_output) == {"n": 1}  # DATA parsed as JSON
 
 
@@ -246,7 +251,7 @@ def test_history_prints_one_event_a_line_and_full_json(engine) -> None:
     runtime.run("demo.agent", {"agent": "planner"}, run_id="hist", timeout=30)
     events = _json(db, "history", "hist")
     assert next(e for e in events if "executionStarted" in e)["executionStarted"]["name"] == "demo.agent"
-    assert any(e.get("taskScheduled", {}).get("name") == "demo.tool" for e in events)
+    assert any(e.get("taskScheduled", {}).get("name") == TOOL for e in events)
     text = _cli(db, "history", "hist").stdout.splitlines()
     assert len(text) == len(events)
     assert any("executionStarted" in line and "demo.agent" in line for line in text)

@@ -214,7 +214,7 @@ async def model_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any
                 reply, usage = await asyncio.to_thread(_call_sync, call, llm, request, arguments)
         except Exception as exc:
             await fail_for_retry(exc)  # transient failures retried after Retry-After, others at once
-    return {**_encode_reply(reply, llm), "usage": usage}
+    return {**_encode_reply(reply, llm), "usage": usage, "model": llm.model}
 
 
 def _call_sync(call: Any, llm: BaseLLM, request: dict[str, Any], arguments: dict[str, Any]) -> tuple[Any, dict[str, int]]:

@@ -137,5 +137,7 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
         except Exception as exc:
             await fail_for_retry(exc)  # transient failures retried after Retry-After, others at once
     data = model_codec.encode_response(response, what=f"model response of agent {agent.name!r}")
+    if isinstance(name := getattr(model, "model", None), str):  # the SDK's OpenAI and LiteLLM models
+        data["model"] = name  # for operators reading the history (decoding ignores it)
     refs.remember_result(ctx, MODEL_ACTIVITY, payload, data)
     return data
