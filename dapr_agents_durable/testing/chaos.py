@@ -1,21 +1,24 @@
-"""Fault injection: kill an app at seeded random points until its run completes, and count the cost.
+"""Fault injection: kill an app (and a separate engine) at seeded random points until its run completes.
 
-A chaos trial runs one durable run of an app to its end while killing the app (SIGKILL)
-at random points of a :class:`KillPlan`: during a model request, during a tool call,
-at a random moment, or right after start (while the embedded engine starts). After each
-kill the same command starts again. :class:`ChaosFigures` adds up what it cost:
-model requests re-paid beyond the one in flight at a kill, tool executions repeated,
-the longest time from a restart to the run's next progress.
+A chaos trial runs one durable run of a tool-loop app to its end while killing it (SIGKILL)
+at the points of a :class:`KillPlan`: during a model request, during a tool call, at a
+random moment, or during start-up. With ``separate_engine`` the app runs against
+``dapr-agents-durable engine`` in its own process, and kills land on the engine as well.
+After each kill the same command starts again (the engine on the same port and database;
+an app that exits because its engine went away is started again too). :class:`ChaosFigures`
+adds up what it cost: model calls paid again beyond the one in flight at a kill, tool
+executions repeated, the longest time from a restart to the run's next progress.
 
-Everything random comes from one seed (``DAPR_AGENTS_DURABLE_CHAOS_SEED`` or a fresh
-one), printed so a failing trial can be run again exactly.
+Everything random comes from one seed (``DAPR_AGENTS_DURABLE_CHAOS_SEED`` or a fresh one),
+printed with the figures so a failing campaign can be run again exactly. The app's tool
+calls :func:`hold_tool_call` first, so the trial sees it start and can hold it in flight.
 
 Example::
 
-    plan = KillPlan.seeded(requests=15, tools=14)
-    for points in plan.trials(10):
-        trial = ChaosTrial(start_app, server, tmp / "starts.jsonl", state_of=lambda r: len(r.tool_outputs))
-        code, out, err = trial.run(points)
+    figures = run_chaos(lambda url, work: [sys.executable, "app.py", url, "run-1", str(work / "tools.jsonl")],
+                        {"OPENAI_API_KEY": "sk-chaos"}, tmp_path, steps=14, kills=chaos_kills(20))
+    print(figures.line())
+    figures.check(kills=20)
 """
 
 from __future__ import annotations
@@ -23,39 +26,77 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
+import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from dapr_agents_durable.testing.crash import SIDECAR_ENV, embedded_app_env
+from dapr_agents_durable.testing.recording import RecordedRequest
+from dapr_agents_durable.testing.script import Step, text, tool_call
 from dapr_agents_durable.testing.server import ScriptedModelServer
 
 KillKind = Literal["request", "tool", "moment", "startup"]
+KillTarget = Literal["app", "engine"]
 
 SEED_ENV = "DAPR_AGENTS_DURABLE_CHAOS_SEED"
+KILLS_ENV = "DAPR_AGENTS_DURABLE_CHAOS_KILLS"
+TOOL_STARTS_ENV = "CHAOS_TOOL_STARTS"
+"""The file a chaos app's tool appends ``{"n": ...}`` to as call ``n`` starts."""
+TOOL_HOLD_ENV = "CHAOS_TOOL_HOLD"
+"""The file naming the tool call to hold in flight (empty or missing: none)."""
+HOLD = 30.0
+"""Seconds a model request or tool call is held for a kill to land on it."""
+
+
+def chaos_kills(default: int) -> int:
+    """How many kills a chaos test lands: ``$DAPR_AGENTS_DURABLE_CHAOS_KILLS``, else ``default``."""
+    return int(os.environ.get(KILLS_ENV) or default)
+
+
+def hold_tool_call(n: int) -> None:
+    """Call first in a chaos app's tool: log that call ``n`` started, and hold it while asked.
+
+    Does nothing unless ``$CHAOS_TOOL_STARTS`` names the log. The call is held (at most
+    30 s) while the file ``$CHAOS_TOOL_HOLD`` reads ``n``, so a kill can land while it runs.
+    """
+    starts = os.environ.get(TOOL_STARTS_ENV)
+    if not starts:
+        return
+    with open(starts, "a") as log:
+        log.write(json.dumps({"n": n}) + "\n")
+    hold = Path(os.environ[TOOL_HOLD_ENV])
+    deadline = time.monotonic() + HOLD
+    while time.monotonic() < deadline and hold.exists() and hold.read_text() == str(n):
+        time.sleep(0.02)
 
 
 @dataclass(frozen=True)
 class KillPoint:
-    """Where one kill lands: during model request ``value``, during tool call ``value``,
-    ``value`` seconds after the app started, or ``value`` seconds into its start."""
+    """Where one kill lands on ``target``: during model request ``value``, during tool call
+    ``value``, ``value`` seconds after the run last progressed, or ``value`` seconds into the
+    target's start."""
 
     kind: KillKind
     value: float
+    target: KillTarget = "app"
 
     def describe(self) -> str:
+        who = "" if self.target == "app" else "engine "
         if self.kind == "request":
-            return f"during model request {int(self.value)}"
+            return f"{who}during model request {int(self.value)}"
         if self.kind == "tool":
-            return f"during tool call {int(self.value)}"
+            return f"{who}during tool call {int(self.value)}"
         if self.kind == "startup":
-            return f"{self.value:.2f} s into the app's start"
-        return f"{self.value:.2f} s after the app started"
+            return f"{self.value:.2f} s into the {self.target}'s start"
+        return f"{who}{self.value:.2f} s after progress"
 
 
 @dataclass
@@ -65,6 +106,7 @@ class KillPlan:
     seed: int
     requests: int
     tools: int
+    targets: tuple[KillTarget, ...] = ("app",)
     moment_range: tuple[float, float] = (0.5, 4.0)
     startup_range: tuple[float, float] = (0.05, 1.5)
     random: random.Random = field(init=False, repr=False)
@@ -73,20 +115,24 @@ class KillPlan:
         self.random = random.Random(self.seed)
 
     @classmethod
-    def seeded(cls, requests: int, tools: int, seed: int | None = None) -> KillPlan:
+    def seeded(cls, requests: int, tools: int, seed: int | None = None,
+               targets: tuple[KillTarget, ...] = ("app",)) -> KillPlan:
         """A plan from ``seed``, else ``$DAPR_AGENTS_DURABLE_CHAOS_SEED``, else a fresh seed."""
         if seed is None:
             seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(1, 2**31))
-        return cls(seed, requests, tools)
+        return cls(seed, requests, tools, targets)
 
     def point(self) -> KillPoint:
         kind: KillKind = self.random.choice(["request", "request", "tool", "tool", "moment", "startup"])
         if kind == "request":
-            return KillPoint(kind, self.random.randint(1, self.requests))
-        if kind == "tool":
-            return KillPoint(kind, self.random.randint(1, self.tools))
-        low, high = self.startup_range if kind == "startup" else self.moment_range
-        return KillPoint(kind, round(self.random.uniform(low, high), 3))
+            value: float = self.random.randint(1, self.requests)
+        elif kind == "tool":
+            value = self.random.randint(1, self.tools)
+        else:
+            low, high = self.startup_range if kind == "startup" else self.moment_range
+            value = round(self.random.uniform(low, high), 3)
+        target = self.random.choice(self.targets) if len(self.targets) > 1 else self.targets[0]
+        return KillPoint(kind, value, target)
 
     def trials(self, count: int, kills_per_trial: tuple[int, int] = (1, 3)) -> Iterator[list[KillPoint]]:
         """``count`` trials, each with between ``kills_per_trial`` kill points."""
@@ -96,140 +142,390 @@ class KillPlan:
 
 @dataclass
 class ChaosFigures:
-    """What the kills cost, added up over trials."""
+    """What the kills cost, added up over trials; ``failures`` names every trial that went wrong."""
 
     seed: int
     trials: int = 0
     kills: int = 0
+    engine_kills: int = 0
     restarts: int = 0
     repaid: int = 0
     duplicate_tools: int = 0
     worst_recovery: float = 0.0
-    notes: list[str] = field(default_factory=list)
+    reference: Any = None
+    """The output of the uncrashed run every trial must repeat."""
+    failures: list[str] = field(default_factory=list)
 
     def line(self) -> str:
-        return (f"chaos seed={self.seed}: {self.trials} runs, {self.kills} kills, {self.restarts} restarts, "
+        engine = f" ({self.engine_kills} of the engine)" if self.engine_kills else ""
+        return (f"chaos seed={self.seed}: {self.trials} runs, {self.kills} kills{engine}, {self.restarts} restarts, "
                 f"completed model calls re-paid {self.repaid}, duplicate tool executions {self.duplicate_tools}, "
                 f"worst recovery {self.worst_recovery:.2f} s")
 
+    def check(self, kills: int) -> None:
+        """Fail listing every failed trial, or when fewer than ``kills`` kills landed."""
+        if self.failures:
+            raise AssertionError("\n".join(self.failures))
+        if self.kills < kills:
+            raise AssertionError(f"only {self.kills} of {kills} kills landed in {self.trials} runs")
 
-StartApp = Callable[[dict[str, str]], "subprocess.Popen[str]"]
-"""Starts the app with these extra environment variables (``CHAOS_SLOW_TOOL``: the tool call to hold)."""
+
+class EngineProcess:
+    """``python -m dapr_agents_durable engine`` on one database, started again on the same port."""
+
+    def __init__(self, db_path: Path, logs: Path, env: Mapping[str, str], options: Sequence[str] = ()) -> None:
+        self._db_path = db_path
+        self._logs = logs
+        self._env = dict(env)
+        self._options = list(options)
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self.spawned_at = 0.0
+        self.ready = False
+        """Whether the process serves (it was started, and not killed since)."""
+        self._starts = 0
+
+    def spawn(self) -> None:
+        """Start the process without waiting for it to serve."""
+        self._starts += 1
+        self.ready = False
+        with open(self._log(), "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "dapr_agents_durable", "engine", "--host", "127.0.0.1",
+                 "--port", str(self.port), "--db", str(self._db_path), *self._options],
+                stdout=log, stderr=subprocess.STDOUT, env=self._env)
+        self.spawned_at = time.monotonic()
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the process and wait until it serves (learning its port on the first start)."""
+        self.spawn()
+        deadline = time.monotonic() + timeout
+        while not (ready := re.search(rb"ready on [^\s:]+:(\d+)", self._log().read_bytes())):
+            assert self.process is not None
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the engine did not start: {self._log().read_text(errors='replace')[-2000:]}")
+            time.sleep(0.02)
+        self.port = int(ready.group(1))
+        self.ready = True
+
+    def kill(self) -> None:
+        """SIGKILL the process and reap it."""
+        self.ready = False
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """SIGTERM the process (SIGKILL if it does not stop within 15 s)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def _log(self) -> Path:
+        return self._logs / f"engine-{self._starts}.log"
+
+
+AppCommand = Callable[[str], list[str]]
+"""The app's command line, given the scripted model server's base URL."""
 
 
 class ChaosTrial:
-    """One durable run of an app, killed at given points and restarted until it completes.
+    """One durable run of a tool-loop app, killed at given points and restarted until it completes.
 
-    ``start`` starts the app (the same command each time); ``server`` is the scripted model
-    server it calls, whose rule holds the request for conversation state :attr:`slow_state`
-    (so a kill lands while it is in flight); ``tool_starts`` is the file the app's tool
-    appends a JSON line ``{"n": ...}`` to when call ``n`` starts, before it holds call
-    ``$CHAOS_SLOW_TOOL``; ``state_of`` maps a model request to its conversation state
-    (requests for the same state are the same call paid again); request ``n`` of an
-    uncrashed run has state ``n - 1``.
+    The app runs ``command`` with ``env`` on the engine database ``work/engine.db``
+    (embedded, or in a separate engine process). Its model is a scripted server: request
+    ``k`` (conversation state ``k - 1``: tool results so far) asks for ``tool(n=k)`` up to
+    ``steps``, then the answer ``"all <steps> steps recorded"``; requests for the same state
+    are the same call paid again. The tool calls :func:`hold_tool_call`.
     """
 
     def __init__(
         self,
-        start: StartApp,
-        server: ScriptedModelServer,
-        tool_starts: Path,
-        state_of: Callable[[object], object],
+        command: AppCommand,
+        env: Mapping[str, str],
+        work: Path,
         *,
+        steps: int,
+        tool: str = "record_step",
+        separate_engine: bool = False,
+        engine_options: Sequence[str] = (),
         timeout: float = 120.0,
     ) -> None:
-        self._start = start
-        self._server = server
-        self._tool_starts = tool_starts
-        self._state_of = state_of
+        self._command = command
+        self._env = dict(env)
+        self._work = work
+        self._steps = steps
+        self._tool = tool
         self._timeout = timeout
+        self.server = ScriptedModelServer(rule=self._answer)
+        self.tool_starts = work / "tool-starts.jsonl"
+        self._hold = work / "tool-hold"
+        self.engine = (EngineProcess(work / "engine.db", work, self._process_env(), engine_options)
+                       if separate_engine else None)
         self.kills = 0
+        self.engine_kills = 0
         self.restarts = 0
         self.worst_recovery = 0.0
-        self.excused: Counter[object] = Counter()
-        self.slow_state: object | None = None
+        self.excused: Counter[int] = Counter()
+        self._slow_state: int | None = None
+        self._app: subprocess.Popen[bytes] | None = None
+        self._launches = 0
+        self._app_spawned_at = 0.0
+        self._engine_hit: int | None = None  # requests paid when an engine kill hit the running app
 
-    def run(self, points: list[KillPoint]) -> tuple[int, str, str]:
+    def _answer(self, request: RecordedRequest) -> Step:
+        done = len(request.tool_outputs)
+        delay = HOLD if self._slow_state == done else 0.0
+        if done < self._steps:
+            return tool_call(self._tool, {"n": done + 1}, delay=delay)
+        return text(f"all {done} steps recorded", delay=delay)
+
+    def run(self, points: Sequence[KillPoint]) -> tuple[int, str, str]:
         """Kill at each point in turn (skipping points the run has passed), then let the run finish.
 
-        Returns the final process's exit code, stdout and stderr.
+        Returns the final app process's exit code, stdout and stderr.
         """
-        for point in points:
-            app = self._launch(point)
-            if not self._kill_at(app, point):
-                out, err = app.communicate(timeout=self._timeout)
-                return app.returncode, out, err
-        app = self._launch(None)
-        out, err = app.communicate(timeout=self._timeout)
-        return app.returncode, out, err
+        with self.server:
+            try:
+                if self.engine is not None:
+                    self.engine.start()
+                self._launch()
+                for point in points:
+                    self._aim(point)
+                    if self._kill_at(point):
+                        self._recover(point.target)
+                self._aim(None)
+                return self._finish()
+            finally:
+                self._aim(None)
+                if self._app is not None and self._app.poll() is None:
+                    self._app.kill()
+                    self._app.wait(timeout=30)
+                if self.engine is not None:
+                    self.engine.stop()
 
-    def _launch(self, point: KillPoint | None) -> subprocess.Popen[str]:
-        requests_before = self._server.request_count
-        self.slow_state = int(point.value) - 1 if point is not None and point.kind == "request" else None
-        slow_tool = str(int(point.value)) if point is not None and point.kind == "tool" else ""
-        app = self._start({"CHAOS_SLOW_TOOL": slow_tool})
-        if self.kills:
+    # -- processes ---------------------------------------------------------------------
+
+    def _process_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in SIDECAR_ENV}
+        env["PYTHONPATH"] = os.pathsep.join(sys.path)
+        return env
+
+    def _launch(self) -> None:
+        extra = {"PYTHONPATH": os.pathsep.join(sys.path), TOOL_STARTS_ENV: str(self.tool_starts),
+                 TOOL_HOLD_ENV: str(self._hold), **self._env}
+        env = embedded_app_env(self._work / "engine.db", extra)
+        if self.engine is not None:
+            del env["DAPR_AGENTS_DURABLE_DB"]
+            env["DAPR_GRPC_PORT"] = str(self.engine.port)
+        self._launches += 1
+        with open(self._output("out"), "wb") as out, open(self._output("err"), "wb") as err:
+            self._app = subprocess.Popen(self._command(self.server.base_url), stdout=out, stderr=err, env=env)
+        self._app_spawned_at = time.monotonic()
+        # An app started while its engine is down exits at its first call: start it again then.
+        self._engine_hit = None if self.engine is None or self.engine.ready else self.server.request_count
+
+    def _output(self, stream: str) -> Path:
+        return self._work / f"app-{self._launches}.{stream}"
+
+    def _revive(self) -> bool:
+        """Start the app again if an engine kill made it exit; False once it has exited for good."""
+        assert self._app is not None
+        if self._app.poll() is None:
+            return True
+        if self._app.returncode == 0 or self._engine_hit is None:
+            return False
+        if self.server.request_count > self._engine_hit:
+            self._excuse_in_flight()  # the app went down with a model call in flight
+        self._launch()
+        self.restarts += 1
+        return True
+
+    def _finish(self) -> tuple[int, str, str]:
+        deadline = time.monotonic() + self._timeout
+        while self._revive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self._app is not None
+        if self._app.poll() is None:
+            return -1, "", f"the run did not finish within {self._timeout:.0f} s"
+        return self._app.returncode, self._output("out").read_text(), self._output("err").read_text()
+
+    # -- kills -------------------------------------------------------------------------
+
+    def _aim(self, point: KillPoint | None) -> None:
+        """Hold the model request or tool call ``point`` waits for (release everything for None)."""
+        self._slow_state = int(point.value) - 1 if point is not None and point.kind == "request" else None
+        self._hold.write_text(str(int(point.value)) if point is not None and point.kind == "tool" else "")
+
+    def _kill_at(self, point: KillPoint) -> bool:
+        """SIGKILL the target at ``point``; False when the run ended (or passed the point) first."""
+        if point.kind == "request":
+            reached = self._wait_for(lambda: self._in_request(int(point.value)),
+                                     lambda: self._requested(int(point.value)))
+        elif point.kind == "tool":
+            reached = self._wait_for(lambda: self._in_tool(int(point.value)), lambda: self._tool_passed(point.value))
+        elif point.kind == "startup":
+            spawned = self._app_spawned_at if point.target == "app" else self._engine_spawned_at()
+            if time.monotonic() > spawned + point.value:  # its start is over: kill it, start it again
+                if not self._kill(point.target):
+                    return False
+                self._spawn(point.target)
+            reached = self._wait_for(lambda: time.monotonic() >= self._spawned_at(point.target) + point.value,
+                                     lambda: False)
+        else:
+            target = time.monotonic() + point.value
+            reached = self._wait_for(lambda: time.monotonic() >= target, lambda: False)
+        return reached and self._kill(point.target)
+
+    def _wait_for(self, reached: Callable[[], bool], passed: Callable[[], bool]) -> bool:
+        deadline = time.monotonic() + self._timeout
+        while not reached():
+            if passed() or not self._revive() or time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _kill(self, target: KillTarget) -> bool:
+        assert self._app is not None
+        if not self._revive():
+            return False
+        last = self.server.requests[-1:]
+        if target == "app":
+            self._app.send_signal(signal.SIGKILL)
+            self._app.wait(timeout=30)
+        else:
+            assert self.engine is not None
+            self.engine.kill()
+            self.engine_kills += 1
+            if self._engine_hit is None:
+                self._engine_hit = self.server.request_count
+        self._aim(None)
+        self.kills += 1
+        if last:
+            self.excused[len(last[0].tool_outputs)] += 1  # the call in flight at the kill may be paid again
+        return True
+
+    def _spawn(self, target: KillTarget) -> None:
+        if target == "app":
+            self._launch()
             self.restarts += 1
-            self._watch_recovery(app, requests_before)
-        return app
+        else:
+            assert self.engine is not None
+            self.engine.spawn()
 
-    def _watch_recovery(self, app: subprocess.Popen[str], requests_before: int) -> None:
+    def _engine_spawned_at(self) -> float:
+        return self.engine.spawned_at if self.engine is not None else 0.0
+
+    def _spawned_at(self, target: KillTarget) -> float:
+        return self._app_spawned_at if target == "app" else self._engine_spawned_at()
+
+    def _recover(self, target: KillTarget) -> None:
+        """Start the killed process again; wait for the run's next progress (or its end)."""
         started = time.monotonic()
-        while app.poll() is None and self._server.request_count == requests_before:
-            if time.monotonic() - started > self._timeout:
+        requests, tools = self.server.request_count, len(read_jsonl(self.tool_starts))
+        if target == "engine":
+            assert self.engine is not None
+            self.engine.start()
+        else:
+            self._launch()
+        self.restarts += 1
+        while time.monotonic() - started < self._timeout and self._revive():
+            if self.server.request_count > requests or len(read_jsonl(self.tool_starts)) > tools:
                 break
             time.sleep(0.02)
         self.worst_recovery = max(self.worst_recovery, time.monotonic() - started)
 
-    def _kill_at(self, app: subprocess.Popen[str], point: KillPoint) -> bool:
-        """SIGKILL ``app`` at ``point``; False when the run ended (or passed the point) first."""
-        deadline = time.monotonic() + self._timeout
-        if point.kind in ("moment", "startup"):
-            target = time.monotonic() + point.value
-            while time.monotonic() < target and app.poll() is None:
-                time.sleep(0.01)
-        else:
-            while not self._reached(point):
-                if app.poll() is not None or time.monotonic() > deadline:
-                    return False
-                if point.kind == "request" and self._passed_request(point):
-                    return False
-                if point.kind == "tool" and self._passed_tool(point):
-                    return False
-                time.sleep(0.005)
-        if app.poll() is not None:
-            return False
-        last = self._server.requests[-1] if self._server.requests else None
-        app.send_signal(signal.SIGKILL)
-        app.wait(timeout=30)
-        self.slow_state = None
-        self.kills += 1
-        if last is not None:
-            self.excused[self._state_of(last)] += 1  # the call in flight at the kill may be paid again
-        return True
+    def _excuse_in_flight(self) -> None:
+        last = self.server.requests[-1:]
+        if last:
+            self.excused[len(last[0].tool_outputs)] += 1
 
-    def _reached(self, point: KillPoint) -> bool:
-        if point.kind == "request":
-            latest = self._server.requests[-1:]
-            return bool(latest) and self._state_of(latest[0]) == int(point.value) - 1
-        return int(point.value) in {entry["n"] for entry in read_jsonl(self._tool_starts)[-1:]}
+    # -- what the run did --------------------------------------------------------------
 
-    def _passed_request(self, point: KillPoint) -> bool:
-        """The run has already made the request after the wanted one (it was paid before this launch)."""
-        return any(self._state_of(r) == int(point.value) for r in self._server.requests)
+    def _in_request(self, number: int) -> bool:
+        latest = self.server.requests[-1:]
+        return bool(latest) and len(latest[0].tool_outputs) == number - 1
 
-    def _passed_tool(self, point: KillPoint) -> bool:
-        return any(entry["n"] > point.value for entry in read_jsonl(self._tool_starts))
+    def _requested(self, number: int) -> bool:
+        """The run has already made the request after request ``number``."""
+        return any(len(r.tool_outputs) == number for r in self.server.requests)
+
+    def _in_tool(self, number: int) -> bool:
+        return int(number) in {entry["n"] for entry in read_jsonl(self.tool_starts)[-1:]}
+
+    def _tool_passed(self, number: float) -> bool:
+        return any(entry["n"] > number for entry in read_jsonl(self.tool_starts))
 
     def duplicate_tools(self) -> int:
         """Tool calls started more than once."""
-        counts = Counter(entry["n"] for entry in read_jsonl(self._tool_starts))
+        counts = Counter(entry["n"] for entry in read_jsonl(self.tool_starts))
         return sum(count - 1 for count in counts.values())
 
     def repaid(self) -> int:
         """Model calls paid again beyond the one in flight at each kill."""
-        counts = Counter(self._state_of(r) for r in self._server.requests)
+        counts = Counter(len(r.tool_outputs) for r in self.server.requests)
         return sum(max(0, count - 1 - self.excused[state]) for state, count in counts.items())
+
+
+def run_chaos(
+    command: Callable[[str, Path], list[str]],
+    env: Mapping[str, str],
+    workdir: Path,
+    *,
+    steps: int,
+    kills: int,
+    separate_engine: bool = False,
+    engine_options: Sequence[str] = (),
+    seed: int | None = None,
+) -> ChaosFigures:
+    """An uncrashed run, then seeded random trials of a tool-loop app until ``kills`` kills landed.
+
+    ``command(base_url, work)`` is the app's command line for a run in folder ``work``; the
+    app prints its output as the JSON of its last line. Every trial must exit 0 with the
+    uncrashed run's output, pay no completed model call again, repeat at most one tool call
+    per kill and leave a sound database; each one that does not is listed in ``failures``.
+    """
+    targets: tuple[KillTarget, ...] = ("app", "engine") if separate_engine else ("app",)
+    plan = KillPlan.seeded(requests=steps + 1, tools=steps, seed=seed, targets=targets)
+    figures = ChaosFigures(plan.seed)
+
+    def trial(name: str, points: list[KillPoint]) -> None:
+        work = workdir / name
+        work.mkdir()
+        run = ChaosTrial(lambda url: command(url, work), env, work, steps=steps, separate_engine=separate_engine,
+                         engine_options=engine_options)
+        code, out, err = run.run(points)
+        where = f"{name} (seed {plan.seed}, kills {[p.describe() for p in points]})"
+        figures.kills += run.kills
+        figures.engine_kills += run.engine_kills
+        figures.restarts += run.restarts
+        figures.repaid += run.repaid()
+        figures.duplicate_tools += run.duplicate_tools()
+        figures.worst_recovery = max(figures.worst_recovery, run.worst_recovery)
+        if code != 0:
+            figures.failures.append(f"{where}: exit {code}: {err[-2000:]}")
+            return
+        output = json.loads(out.strip().splitlines()[-1])
+        if not points:
+            figures.reference = output
+        elif output != figures.reference:
+            figures.failures.append(f"{where}: output {output!r}, uncrashed {figures.reference!r}")
+        if run.repaid():
+            figures.failures.append(f"{where}: {run.repaid()} completed model calls paid again")
+        if run.duplicate_tools() > run.kills:
+            figures.failures.append(f"{where}: {run.duplicate_tools()} tool calls repeated for {run.kills} kills")
+        figures.failures.extend(f"{where}: {problem}" for problem in database_is_sound(work / "engine.db"))
+
+    trial("uncrashed", [])
+    if figures.failures:
+        return figures
+    while figures.kills < kills and figures.trials < 3 * kills:
+        trial(f"trial-{figures.trials}", next(plan.trials(1)))
+        figures.trials += 1
+    return figures
 
 
 def read_jsonl(path: Path) -> list[dict]:

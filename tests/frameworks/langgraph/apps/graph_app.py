@@ -10,6 +10,7 @@ when the run waits, then resumes it with ``Command(resume=VERDICT)`` or, without
 ``VERDICT``, waits for the run to be decided elsewhere (or killed) and prints its state.
 The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY.
 Prints one JSON line: the messages' contents and the number of model requests the graph saw.
+For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from langgraph.types import Command, Send, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.runtime import get_runtime, idempotency_key
+from dapr_agents_durable.testing.chaos import hold_tool_call
 
 base_url, thread, tool_log, mode = sys.argv[1:5]
 model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])
@@ -38,6 +40,7 @@ model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPEN
 @tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
+    hold_tool_call(n)
     with open(tool_log, "a") as log:
         log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
         log.flush()

@@ -2,9 +2,8 @@
 
 Usage: python tool_loop_app.py BASE_URL RUN_ID TOOL_LOG
 (the engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY).
-Prints one JSON line with the final output. For fault injection, ``CHAOS_TOOL_STARTS``
-names a file each tool call appends ``{"n": ...}`` to as it starts, and the call
-numbered ``CHAOS_SLOW_TOOL`` then takes 30 s.
+Prints one JSON line with the final output. For fault injection the tool first calls
+``hold_tool_call`` (see dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 from agents import Agent, OpenAIChatCompletionsModel, function_tool
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner, idempotency_key
+from dapr_agents_durable.testing.chaos import hold_tool_call
 
 base_url, run_id, tool_log = sys.argv[1:4]
 
@@ -25,12 +24,7 @@ base_url, run_id, tool_log = sys.argv[1:4]
 @function_tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    starts = os.environ.get("CHAOS_TOOL_STARTS")
-    if starts:
-        with open(starts, "a") as log:
-            log.write(json.dumps({"n": n}) + "\n")
-        if os.environ.get("CHAOS_SLOW_TOOL") == str(n):
-            time.sleep(30)
+    hold_tool_call(n)
     with open(tool_log, "a") as log:
         log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
         log.flush()

@@ -7,6 +7,7 @@ approval; the app prints the pending call ids as JSON and waits to be killed. MO
 ``deferred_tool_results`` approving every pending call) and the same run id.
 The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY (read by
 PydanticAI's OpenAI provider). Prints one JSON line with the output.
+For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, idempotency_key
+from dapr_agents_durable.testing.chaos import hold_tool_call
 
 base_url, run_id, tool_log, mode = sys.argv[1:5]
 
@@ -36,6 +38,7 @@ agent = Agent(
 @agent.tool_plain(requires_approval=mode != "loop")
 def record_step(n: int) -> str:
     """Record step n of the plan."""
+    hold_tool_call(n)
     with open(tool_log, "a") as log:
         log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
         log.flush()
