@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic_ai import Agent
 from pydantic_ai.messages import UserContent
+from pydantic_ai.usage import RunUsage
 
 from dapr_agents_durable.adapters.pydantic_ai.codec import (
     DEFERRED_RESULTS,
@@ -63,7 +64,7 @@ def check_names(kwargs: dict[str, Any], allowed: frozenset[str] = RUN_PARAMETERS
 
 
 def _plain(name: str, value: Any) -> bool:
-    if callable(value) and not isinstance(value, type):
+    if callable(value) and not isinstance(value, (type, RunUsage)):  # a RunUsage is callable (``usage()``)
         return False
     if name in ("instructions", "metadata") and not isinstance(value, (str, dict, list, type(None))):
         return False

@@ -68,7 +68,7 @@ async def run_delegate(
             "running as an activity (the delegated run is then a run of its own)."
         )
     child_id = run_id or _child_id(execution, call_id)
-    request = dagent.request(user_prompt, kwargs, None)
+    request = {**dagent.request(user_prompt, kwargs, None), "parent": execution.instance_id}
     in_process = arguments.split(kwargs)[1]
     SPECS.add(child_id, RunSpec(in_process))
     try:

@@ -96,12 +96,21 @@ _SYNTHETIC_ID = re.compile(r"<[a-z0-9_]+:[0-9a-f]+>")
 
 
 def _run_context(ctx: RunContext[Any]) -> dict[str, Any]:
-    """PydanticAI's serialized ``RunContext``, without the run-local capability handles (random per run)."""
+    """PydanticAI's serialized ``RunContext``, without the run-local capability handles (random per run),
+    its sets sorted (their order depends on the process's string hashing, and a replay must send the same input)."""
     serialized = DurableRunContext.serialize_run_context(ctx)
     for key in ("active_capability_ids", "_deferred_capability_ids"):
         if key in serialized:
             serialized[key] = sorted(i for i in serialized[key] if not _SYNTHETIC_ID.fullmatch(i))
-    return serialized
+    return _sets_sorted(serialized)  # type: ignore[no-any-return]
+
+
+def _sets_sorted(value: Any) -> Any:
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, dict):
+        return {key: _sets_sorted(item) for key, item in value.items()}
+    return value
 
 
 def _unwrap(result: dict[str, Any]) -> Any:

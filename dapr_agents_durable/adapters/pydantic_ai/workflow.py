@@ -12,12 +12,14 @@ run that rebuilds the result in another process.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Generator
 from datetime import timedelta
 from typing import Any
 
 import dapr.ext.workflow as wf
 from pydantic_ai import Agent
+from pydantic_ai.exceptions import UserError
 from pydantic_ai.run import AgentRunResult
 
 from dapr_agents_durable.adapters.pydantic_ai import approvals, streams
@@ -25,11 +27,12 @@ from dapr_agents_durable.adapters.pydantic_ai.arguments import PROMPT, restore
 from dapr_agents_durable.adapters.pydantic_ai.capability import DaprDurability
 from dapr_agents_durable.adapters.pydantic_ai.codec import JSON_VALUE, MESSAGES, USAGE
 from dapr_agents_durable.adapters.pydantic_ai.deps import deps_in_process
-from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
+from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS, missing_message
 from dapr_agents_durable.loop import current_execution, drive
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.approvals import collect_decisions, encode_status
 from dapr_agents_durable.runtime.outcomes import hand_over
+from dapr_agents_durable.runtime.registry import REGISTRATION_WAIT_SECONDS, NotRegistered
 
 _RESUME_DROPS = ("message_history", "deferred_tool_results", "usage", "conversation_id")
 """Arguments of the first ``agent.run`` that the native resume after approvals does not repeat."""
@@ -42,6 +45,8 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
         yield get_runtime().park(ctx, AGENTS, request["agent"])
         agent = AGENTS.get(request["agent"])
     kwargs = _in_process_arguments(ctx.instance_id, agent, request)
+    if kwargs is None and ctx.is_replaying:
+        kwargs = _awaited_arguments(ctx.instance_id, agent, request)
     while kwargs is None:  # arguments that never cross processes: their caller here wakes the run up
         yield get_runtime().park(ctx, SPECS, ctx.instance_id)
         kwargs = _in_process_arguments(ctx.instance_id, agent, request)
@@ -54,6 +59,28 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
         raise
     hand_over(ctx.instance_id, result)
     return record(result)
+
+
+def _awaited_arguments(run_id: str, agent: Agent[Any, Any], request: dict[str, Any]) -> dict[str, Any]:
+    """The in-process arguments of a run that replays its history, waited for here.
+
+    Such a run cannot park (its replay must reproduce the steps it recorded). Its caller in this
+    process registers them in a moment; a delegated run's caller is its parent's tool, so the
+    parent is woken up, and its replay, reaching the tool, registers them.
+    """
+    parent = request.get("parent")
+    if parent:
+        get_runtime().wake(parent)
+    with contextlib.suppress(NotRegistered):
+        SPECS.wait(run_id, REGISTRATION_WAIT_SECONDS)
+    kwargs = _in_process_arguments(run_id, agent, request)
+    if kwargs is None:
+        spec = SPECS.get(run_id)
+        missing = set(request.get("in_process", ())) - set(spec.kwargs if spec is not None else ())
+        if not deps_in_process(run_id, agent, request)[0]:
+            missing.add("deps")
+        raise UserError(missing_message(agent.name or "", run_id, sorted(missing)))
+    return kwargs
 
 
 def _in_process_arguments(run_id: str, agent: Agent[Any, Any], request: dict[str, Any]) -> dict[str, Any] | None:

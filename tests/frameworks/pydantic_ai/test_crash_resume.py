@@ -129,3 +129,69 @@ def test_the_cli_approves_a_run_whose_app_was_killed_and_a_restart_finishes_it(t
         assert server.request_count == 2
         assert [t["n"] for t in read_jsonl(tmp_path / "tools.jsonl")] == [1]
     _assert_key_absent(tmp_path, server)
+
+
+DELEGATION_APP = Path(__file__).parent / "apps" / "delegation_app.py"
+CHILD_CRASH_AT = 5  # the researcher's 3rd request: coordinator 1-2, researcher 3-6, coordinator 7
+
+
+def _is_researcher(request: RecordedRequest) -> bool:
+    return any("Research:" in str(m.get("content")) for m in request.body.get("messages") or [] if isinstance(m, dict))
+
+
+def delegation_script(crash_at: int | None) -> Any:
+    """The coordinator notes, asks the researcher (three lookups, then an answer), then reports."""
+
+    def answer(request: RecordedRequest) -> Any:
+        outputs = request.tool_outputs
+        if _is_researcher(request):
+            if len(outputs) < 3:
+                return tool_call("lookup", {"n": len(outputs) + 1}, delay=60.0 if request.number == crash_at else 0.0)
+            return text(f"found {', '.join(outputs)}")
+        if not outputs:
+            return tool_call("note", {"n": 1})
+        if len(outputs) == 1:
+            return tool_call("ask_researcher", {"question": "Which facts?"})
+        return text(f"report: {outputs[-1]}")
+
+    return answer
+
+
+def _start_delegation(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str) -> subprocess.Popen[str]:
+    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": API_KEY, "PYTHONPATH": os.pathsep.join(sys.path),
+                                                "OTEL_SDK_DISABLED": "true"})
+    return subprocess.Popen([sys.executable, str(DELEGATION_APP), server.base_url, run_id, str(tmp / f"{mode}.jsonl"),
+                             mode], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def test_kill_during_a_delegated_run_resumes_parent_and_child_without_paying_twice(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=delegation_script(None)) as server:
+        native = finish(_start_delegation(server, tmp_path, "native", "native"))
+        native_requests = server.request_count
+    assert native == {"output": "report: found fact 1, fact 2, fact 3", "requests": 7, "tool_calls": 5,
+                      "input_tokens": native["input_tokens"], "output_tokens": native["output_tokens"]}
+    assert native_requests == 7
+
+    with ScriptedModelServer(rule=delegation_script(CHILD_CRASH_AT)) as server:
+        app = _start_delegation(server, tmp_path, "pyd-delegate", "durable")
+        assert kill_during_request(app, server, CHILD_CRASH_AT) == CHILD_CRASH_AT
+        assert _is_researcher(server.requests[-1])
+        tools = read_jsonl(tmp_path / "durable.jsonl")
+        assert [(t["tool"], t["n"]) for t in tools] == [("note", 1), ("lookup", 1), ("lookup", 2)]
+
+        assert finish(_start_delegation(server, tmp_path, "pyd-delegate", "durable")) == native  # output and usage
+        assert server.request_count == native_requests + 1  # only the request in flight at the kill again
+        researcher = [r for r in server.requests if _is_researcher(r)]
+        assert len(server.requests) - len(researcher) == 3  # the coordinator's requests: none paid twice
+        assert [len(r.tool_outputs) for r in researcher] == [0, 1, 2, 2, 3]  # the one in flight, again
+
+        tools = read_jsonl(tmp_path / "durable.jsonl")
+        assert_each_once((t["tool"], t["n"]) for t in tools)
+        assert sorted((t["tool"], t["n"]) for t in tools) == [("lookup", 1), ("lookup", 2), ("lookup", 3), ("note", 1)]
+        assert len({t["key"] for t in tools}) == 4
+
+        paid = server.request_count
+        assert finish(_start_delegation(server, tmp_path, "pyd-delegate", "durable")) == native  # from history
+        assert server.request_count == paid
+        assert len(read_jsonl(tmp_path / "durable.jsonl")) == 4
+    _assert_key_absent(tmp_path, server)
