@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import operator
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
 import pytest
 
@@ -243,6 +244,59 @@ def test_subgraphs_replayed_cold_call_nothing_twice() -> None:
     assert durable_models.seen() == native_models.seen()
     assert weather_runs == {"Paris": 1}
     assert len(children("desk-cold")) == 2
+
+
+class Answers(MessagesState):
+    answers: Annotated[list[str], operator.add]
+
+
+def asking_graph(builder_type: Any) -> Any:
+    """Three interrupts in one super-step: in a subgraph node, in a graph invoked in a node, in a plain node."""
+    def ask(state: Answers) -> dict[str, Any]:
+        return {"answers": [f"inner={interrupt('inner?')}"]}
+
+    inner = NativeStateGraph(Answers)
+    inner.add_node("ask", ask)
+    inner.add_edge(START, "ask")
+    asker = inner.compile(name="asker")
+
+    def caller(state: Answers) -> dict[str, Any]:
+        return {"answers": [f"caller got {asker.invoke({'messages': [], 'answers': []})['answers']}"]}
+
+    def other(state: Answers) -> dict[str, Any]:
+        return {"answers": [f"other={interrupt('other?')}"]}
+
+    builder = builder_type(Answers)
+    builder.add_node("caller", caller)
+    builder.add_node("other", other)
+    builder.add_node("sub", asker)
+    for node in ("caller", "other", "sub"):
+        builder.add_edge(START, node)
+    return builder.compile(checkpointer=InMemorySaver(), **({"name": "asking"} if builder_type is StateGraph else {}))
+
+
+def test_interrupts_in_subgraphs_resume_one_at_a_time_as_natively() -> None:
+    config = {"configurable": {"thread_id": "asking-1"}}
+    seen = []
+    for graph in (asking_graph(NativeStateGraph), asking_graph(StateGraph)):
+        first = graph.invoke({"messages": [HumanMessage("Go.")], "answers": []}, config)
+        ids = {value: sorted(i.id for i in first["__interrupt__"] if i.value == value) for value in ("inner?", "other?")}
+        later = graph.invoke(Command(resume={ids["other?"][0]: "o"}), config)
+        answered = {i.id for i in later["__interrupt__"]} == set(ids["inner?"])  # the same interrupts wait on
+        final = graph.invoke(Command(resume={ids["inner?"][0]: "x", ids["inner?"][1]: "y"}), config)
+        seen.append((answered, sorted(later["answers"]), sorted(final["answers"]), "__interrupt__" in final))
+    assert seen[1][:2] == seen[0][:2] == (True, ["other=o"])
+    assert not seen[1][3] and not seen[0][3]
+    for _, _, answers, _ in seen:  # which subgraph got which value follows the ids, which differ from run to run
+        assert answers in (["caller got ['inner=x']", "inner=y", "other=o"], ["caller got ['inner=y']", "inner=x", "other=o"])
+    kids = [child for name, child in children("asking-1-1") if name == SUBGRAPH_WORKFLOW]
+    prefix = "asking-1-1-subgraph-"
+    tasks = {child[len(prefix):len(prefix) + 36] for child in kids}
+    assert len(tasks) == 2 and len(kids) >= 6  # two subgraph calls, each run again at every resume
+    for task in tasks:  # "-2", "-3"...: the task's later calls of its subgraph
+        numbers = sorted(int(child.rsplit("-", 1)[1]) if len(child) > len(prefix) + 36 else 1
+                         for child in kids if task in child)
+        assert numbers == list(range(1, len(numbers) + 1))
 
 
 class Routed(MessagesState):
