@@ -49,6 +49,8 @@ BENCHMARKS = (
     Benchmark("langgraph_bench.py", ("--turns", "15", "--repeats", "9", "--branches", "4"),
               ("--turns", "5", "--repeats", "2", "--calls", "1"),
               ("langgraph", "langchain_openai", "langgraph.checkpoint.sqlite")),
+    Benchmark("pydantic_ai_bench.py", ("--turns", "15", "--repeats", "9"), ("--turns", "15", "--repeats", "2"),
+              ("pydantic_ai", "dbos")),
 )
 
 
