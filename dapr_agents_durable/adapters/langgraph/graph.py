@@ -98,20 +98,31 @@ class DurableGraph:
     # --- calls -------------------------------------------------------------------------
 
     def invoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """``graph.invoke`` as a durable run on the config's thread."""
+        """``graph.invoke`` as a durable run on the config's thread (in a durable run's node: a subgraph)."""
+        if subgraphs.in_durable_node():
+            return self.graph.invoke(input, config, **kwargs)
         return self._run("invoke", input, config, kwargs).value
 
     async def ainvoke(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Any:
-        """``graph.ainvoke`` as a durable run on the config's thread."""
+        """``graph.ainvoke`` as a durable run on the config's thread (in a durable run's node: a subgraph)."""
+        if subgraphs.in_durable_node():
+            return await self.graph.ainvoke(input, config, **kwargs)
         outcome = await asyncio.to_thread(self._run, "invoke", input, config, kwargs)
         return outcome.value
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
         """``graph.stream``'s chunks (any ``stream_mode``, ``subgraphs=``) of a durable run."""
+        if subgraphs.in_durable_node():
+            yield from self.graph.stream(input, config, **kwargs)
+            return
         yield from self._run("stream", input, config, kwargs).chunks
 
     async def astream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
         """``graph.astream``'s chunks of a durable run."""
+        if subgraphs.in_durable_node():
+            async for chunk in self.graph.astream(input, config, **kwargs):
+                yield chunk
+            return
         outcome = await asyncio.to_thread(self._run, "stream", input, config, kwargs)
         for chunk in outcome.chunks:
             yield chunk
@@ -303,3 +314,11 @@ class StateGraph(NativeStateGraph):  # type: ignore[type-arg]
 
     def compile(self, *args: Any, **kwargs: Any) -> DurableGraph:  # type: ignore[override]
         return durable(super().compile(*args, **kwargs))
+
+    def add_node(self, node: Any, action: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        """``add_node``; a durable graph added as a node is its compiled graph, a subgraph."""
+        return super().add_node(_compiled(node), _compiled(action), **kwargs)
+
+
+def _compiled(node: Any) -> Any:
+    return node.graph if isinstance(node, DurableGraph) else node

@@ -118,6 +118,11 @@ def install() -> None:
     Pregel.invoke = invoke  # type: ignore[method-assign,assignment]
 
 
+def in_durable_node() -> bool:
+    """Whether the calling code runs in a node of a durable graph's run (on its durable loop)."""
+    return IN_DURABLE_RUN.get() and on_durable_loop()
+
+
 def _nested_config(graph: Pregel[Any, Any, Any, Any], config: RunnableConfig | None, kwargs: dict[str, Any]) -> RunnableConfig | None:
     """The calling task's config when this call is a subgraph of a durable run's node, else None."""
     if kwargs or graph.checkpointer not in (None, False) or not on_durable_loop():

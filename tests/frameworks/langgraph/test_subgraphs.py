@@ -61,12 +61,12 @@ class Models:
         return [[shape(s) for s in m.seen] for m in (self.planner, self.researcher, self.writer)]
 
 
-def research_graph(models: Models) -> Any:
-    """A ReAct subgraph, compiled natively: it is added to the parent as a node."""
+def research_graph(models: Models, builder_type: Any = NativeStateGraph) -> Any:
+    """A ReAct subgraph: it is added to the parent as a node."""
     def agent(state: MessagesState) -> dict[str, Any]:
         return {"messages": [models.researcher.invoke(state["messages"])]}
 
-    builder = NativeStateGraph(MessagesState)
+    builder = builder_type(MessagesState)
     builder.add_node("agent", agent)
     builder.add_node("tools", ToolNode([get_weather]))
     builder.add_edge(START, "agent")
@@ -75,18 +75,18 @@ def research_graph(models: Models) -> Any:
     return builder.compile(name="research")
 
 
-def writer_graph(models: Models) -> Any:
+def writer_graph(models: Models, builder_type: Any = NativeStateGraph) -> Any:
     def write(state: MessagesState) -> dict[str, Any]:
         return {"messages": [models.writer.invoke(state["messages"])]}
 
-    builder = NativeStateGraph(MessagesState)
+    builder = builder_type(MessagesState)
     builder.add_node("write", write)
     builder.add_edge(START, "write")
     return builder.compile(name="writer")
 
 
-def desk(builder_type: Any, models: Models, **compile: Any) -> Any:
-    writer = writer_graph(models)
+def desk(builder_type: Any, models: Models, sub_builder_type: Any = NativeStateGraph, **compile: Any) -> Any:
+    writer = writer_graph(models, sub_builder_type)
 
     def plan(state: MessagesState) -> dict[str, Any]:
         return {"messages": [models.planner.invoke(state["messages"])]}
@@ -97,7 +97,7 @@ def desk(builder_type: Any, models: Models, **compile: Any) -> Any:
 
     builder = builder_type(MessagesState)
     builder.add_node("plan", plan)
-    builder.add_node("research", research_graph(models))
+    builder.add_node("research", research_graph(models, sub_builder_type))
     builder.add_node("summarise", summarise)
     builder.add_edge(START, "plan")
     builder.add_edge("plan", "research")
@@ -130,6 +130,18 @@ def test_subgraphs_are_child_workflows_with_their_own_activities() -> None:
     again = graph.invoke(QUESTION, {"configurable": {"thread_id": "desk-1"}})
     assert shape(again["messages"]) == shape(native["messages"])
     assert len(durable_models.researcher.seen) == 2 and weather_runs == {"Paris": 1}  # nothing paid again
+
+
+def test_subgraphs_built_with_the_durable_state_graph_are_child_workflows_too() -> None:
+    """With the one import swapped everywhere, subgraphs compile to durable graphs: inside a node they are subgraphs."""
+    native_models, durable_models = Models(), Models()
+    native = desk(NativeStateGraph, native_models).invoke(QUESTION)
+    graph = desk(StateGraph, durable_models, StateGraph, name="desk-swapped")
+    out = graph.invoke(QUESTION, {"configurable": {"thread_id": "desk-swapped"}})
+    assert shape(out["messages"]) == shape(native["messages"])
+    assert durable_models.seen() == native_models.seen()
+    assert [name for name, _ in children("desk-swapped")] == [SUBGRAPH_WORKFLOW, SUBGRAPH_WORKFLOW]
+    assert activities("desk-swapped") == [MODEL_ACTIVITY]
 
 
 def _events(chunks: list[Any]) -> list[Any]:
