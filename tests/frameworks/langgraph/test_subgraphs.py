@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Annotated, Any, NotRequired
 
 import pytest
-
 from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.config import get_stream_writer
 from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
-from langgraph.config import get_stream_writer
-from langgraph.types import Command, interrupt
+from langgraph.types import Command, Send, interrupt
+from typing_extensions import TypedDict
 from scripted import ScriptedChatModel, call, get_weather, scripted, shape, weather_runs
 from test_react import activities
 
@@ -142,6 +143,49 @@ def test_subgraphs_built_with_the_durable_state_graph_are_child_workflows_too() 
     assert durable_models.seen() == native_models.seen()
     assert [name for name, _ in children("desk-swapped")] == [SUBGRAPH_WORKFLOW, SUBGRAPH_WORKFLOW]
     assert activities("desk-swapped") == [MODEL_ACTIVITY]
+
+
+class EchoModel(ScriptedChatModel):
+    """Reports on whatever it is asked (branches running side by side may ask in any order)."""
+
+    def _generate(self, messages: list[Any], *args: Any, **kwargs: Any) -> ChatResult:
+        self.seen.append(list(messages))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(f"report on {messages[-1].content}"))])
+
+
+class Branch(TypedDict):
+    city: str
+    reports: Annotated[list[str], operator.add]
+
+
+class Cities(TypedDict):
+    cities: list[str]
+    reports: Annotated[list[str], operator.add]
+
+
+def fan_out(builder_type: Any, model: EchoModel, **compile: Any) -> Any:
+    def report(state: Branch) -> dict[str, Any]:
+        return {"reports": [model.invoke(state["city"]).content]}
+
+    branch = NativeStateGraph(Branch)
+    branch.add_node("report", report)
+    branch.add_edge(START, "report")
+    builder = builder_type(Cities)
+    builder.add_node("branch", branch.compile(name="branch"))
+    builder.add_conditional_edges(
+        START, lambda state: [Send("branch", {"city": city, "reports": []}) for city in state["cities"]], ["branch"])
+    return builder.compile(**compile)
+
+
+def test_a_subgraph_node_sent_to_in_parallel_gets_one_child_per_branch() -> None:
+    cities = {"cities": ["Oslo", "Rome", "Paris"], "reports": []}
+    native = fan_out(NativeStateGraph, EchoModel(messages=iter([]))).invoke(cities)
+    model = EchoModel(messages=iter([]))
+    out = fan_out(StateGraph, model, name="fan-out").invoke(cities, {"configurable": {"thread_id": "fan-out"}})
+    assert out == native == {**cities, "reports": ["report on Oslo", "report on Rome", "report on Paris"]}
+    kids = children("fan-out")
+    assert len({child for _, child in kids}) == 3 and {name for name, _ in kids} == {SUBGRAPH_WORKFLOW}
+    assert [activities(child) for _, child in kids] == [[MODEL_ACTIVITY]] * 3 and len(model.seen) == 3
 
 
 def _events(chunks: list[Any]) -> list[Any]:
