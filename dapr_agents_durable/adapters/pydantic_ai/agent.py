@@ -191,6 +191,24 @@ class DaprAgent(Generic[DepsT, OutputT]):
         if error is not None:
             raise error
 
+    def run_stream_events(self, *args: Any, **kwargs: Any) -> Any:
+        """Not durable: use :meth:`run` with ``event_stream_handler=`` (called in this process with
+        the run's events) or :meth:`iter`."""
+        raise UserError(
+            f"DaprAgent.run_stream_events() of agent {self.name!r} is not durable: its background run is "
+            "cancelled when the consumer stops, which a durable run cannot honour. Use "
+            "`await DaprAgent(agent).run(..., event_stream_handler=handler)`, which calls handler in this "
+            "process with each node's events, or `async with DaprAgent(agent).iter(...)`."
+        )
+
+    def run_stream_sync(self, *args: Any, **kwargs: Any) -> Any:
+        """Not durable: use ``async with`` :meth:`run_stream`, or :meth:`run_sync` with ``event_stream_handler=``."""
+        raise UserError(
+            f"DaprAgent.run_stream_sync() of agent {self.name!r} is not durable: use "
+            "`async with DaprAgent(agent).run_stream(...)` from async code, or "
+            "`DaprAgent(agent).run_sync(..., event_stream_handler=handler)`."
+        )
+
     async def _start(
         self,
         user_prompt: Any,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from compare import normalized, same_run
-from pydantic_ai import Agent, RunContext
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, RunContext
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import (
     AgentStreamEvent,
@@ -237,3 +237,82 @@ async def test_end_is_the_last_node_and_holds_the_final_result() -> None:
         nodes = [node async for node in run]
     assert isinstance(nodes[-1], End)
     assert nodes[-1].data.output == "It is sunny in Paris."
+
+
+def test_the_streaming_entry_points_that_cannot_be_durable_name_the_alternative() -> None:
+    dagent = DaprAgent(weather("not-durable-streams"))
+    with pytest.raises(UserError, match=r"run_stream_events\(\) of agent 'not-durable-streams' is not durable.*"
+                                        r"event_stream_handler=handler"):
+        dagent.run_stream_events("Weather in Paris?")
+    with pytest.raises(UserError, match=r"run_stream_sync\(\) of agent 'not-durable-streams' is not durable.*"
+                                        r"async with DaprAgent\(agent\).run_stream"):
+        dagent.run_stream_sync("Weather in Paris?")
+
+
+def approval_agent(name: str) -> Agent[None, str | DeferredToolRequests]:
+    async def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        calls["model"] += 1
+        if not _returned(messages):
+            return ModelResponse(parts=[ToolCallPart("refund", {"amount": 7}, tool_call_id="r1")])
+        return ModelResponse(parts=[TextPart("refund done")])
+
+    async def stream(messages: list[ModelMessage], info: AgentInfo) -> AsyncIterator[str | DeltaToolCalls]:
+        calls["model"] += 1
+        if not _returned(messages):
+            yield {0: DeltaToolCall(name="refund", json_args='{"amount": 7}', tool_call_id="r1")}
+            return
+        yield "refund done"
+
+    agent = Agent(FunctionModel(answer, stream_function=stream, model_name=name), name=name,
+                  output_type=[str, DeferredToolRequests])
+
+    @agent.tool_plain(requires_approval=True)
+    def refund(amount: int) -> str:
+        calls["refund"] += 1
+        return f"refunded {amount}"
+
+    return agent
+
+
+async def test_iter_and_run_stream_pause_for_approval_and_resume_as_natively() -> None:
+    agent = approval_agent("iter-approve")
+    approve = DeferredToolResults(approvals={"r1": True})
+
+    async def rounds(iterate: Any, resume: Any) -> list[Any]:
+        async with iterate() as first:
+            paused_nodes = [type(node).__name__ async for node in first]
+        assert first.result is not None and isinstance(first.result.output, DeferredToolRequests)
+        async with resume(first.result.all_messages()) as second:
+            resumed_nodes = [type(node).__name__ async for node in second]
+        return [paused_nodes, resumed_nodes, first.result, second.result]
+
+    _fresh()
+    native = await rounds(lambda: agent.iter("Refund 7"),
+                          lambda history: agent.iter(message_history=history, deferred_tool_results=approve))
+    native_calls = dict(calls)
+    _fresh()
+    dagent = DaprAgent(agent)
+    durable = await rounds(
+        lambda: dagent.iter("Refund 7", run_id="iter-approve-1"),
+        lambda history: dagent.iter(message_history=history, deferred_tool_results=approve, run_id="iter-approve-1"),
+    )
+    assert dict(calls) == native_calls == {"model": 2, "refund": 1}
+    assert durable[:2] == native[:2]
+    assert durable[3].output == native[3].output == "refund done"
+    same_run(native[3], durable[3])
+
+    _fresh()
+    async with agent.run_stream("Refund 7") as native_paused:
+        native_output = await native_paused.get_output()
+    async with agent.run_stream(message_history=native_paused.all_messages(), deferred_tool_results=approve) as done:
+        native_text = "".join([piece async for piece in done.stream_text(delta=True, debounce_by=None)])
+    _fresh()
+    async with dagent.run_stream("Refund 7", run_id="stream-approve-1") as paused:
+        output = await paused.get_output()
+    assert isinstance(output, DeferredToolRequests) and output == native_output
+    async with dagent.run_stream(message_history=paused.all_messages(), deferred_tool_results=approve,
+                                 run_id="stream-approve-1") as resumed:
+        text = "".join([piece async for piece in resumed.stream_text(delta=True, debounce_by=None)])
+    assert text == native_text == "refund done"
+    assert calls == Counter({"model": 2, "refund": 1})
+    same_run(done.result, resumed.result)
