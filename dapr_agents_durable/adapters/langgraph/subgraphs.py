@@ -16,8 +16,9 @@ the subgraph interrupts the parent as natively; ``Command(resume=...)`` on the p
 runs the task again, and its subgraph resumes in a new child from those checkpoints.
 
 Calls with keyword arguments (``stream_mode=``, ``context=``...), ``stream``/``astream``
-inside a node, and subgraphs compiled with a checkpointer of their own run inline in
-the calling run, as before.
+inside a node, subgraphs compiled with a checkpointer of their own and inputs LangChain's
+serializer does not load again (a pydantic or dataclass state object) run inline in the
+calling run (their model and tool calls are activities of the calling run).
 """
 
 from __future__ import annotations
@@ -102,17 +103,17 @@ def install() -> None:
 
     @functools.wraps(_original_ainvoke)
     async def ainvoke(self: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        nested = _nested_config(self, config, kwargs)
+        nested = _nested_config(self, input, config, kwargs)
         if nested is None:
             return await _original_ainvoke(self, input, config, **kwargs)
-        return await _call_child(self, input, nested)
+        return await _call_child(self, *nested)
 
     @functools.wraps(_original_invoke)
     def invoke(self: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        nested = _nested_config(self, config, kwargs)
+        nested = _nested_config(self, input, config, kwargs)
         if nested is None:
             return _original_invoke(self, input, config, **kwargs)
-        return await_only(_call_child(self, input, nested))
+        return await_only(_call_child(self, *nested))
 
     Pregel.ainvoke = ainvoke  # type: ignore[method-assign,assignment]
     Pregel.invoke = invoke  # type: ignore[method-assign,assignment]
@@ -123,8 +124,11 @@ def in_durable_node() -> bool:
     return IN_DURABLE_RUN.get() and on_durable_loop()
 
 
-def _nested_config(graph: Pregel[Any, Any, Any, Any], config: RunnableConfig | None, kwargs: dict[str, Any]) -> RunnableConfig | None:
-    """The calling task's config when this call is a subgraph of a durable run's node, else None."""
+def _nested_config(
+    graph: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig | None, kwargs: dict[str, Any]
+) -> tuple[Any, RunnableConfig] | None:
+    """The input as JSON and the calling task's config when this call is a subgraph of a durable
+    run's node that can run as a child, else None."""
     if kwargs or graph.checkpointer not in (None, False) or not on_durable_loop():
         return None
     if current_execution().workflow_name not in (WORKFLOW, SUBGRAPH_WORKFLOW):
@@ -133,7 +137,10 @@ def _nested_config(graph: Pregel[Any, Any, Any, Any], config: RunnableConfig | N
     conf = merged.get(CONF, {})
     if CONFIG_KEY_TASK_ID not in conf or not isinstance(conf.get(CONFIG_KEY_CHECKPOINTER), InMemorySaver):
         return None
-    return merged
+    try:
+        return _portable(input, "subgraph input"), merged
+    except TypeError:  # a state object LangChain's serializer does not take (a pydantic or dataclass state)
+        return None
 
 
 def _child_id(execution: DurableExecution, task_id: str) -> str:
@@ -144,6 +151,7 @@ def _child_id(execution: DurableExecution, task_id: str) -> str:
 
 
 async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: RunnableConfig) -> Any:
+    """Run the subgraph call (``input`` already JSON) as a child workflow; its output, or what it raised."""
     conf = config[CONF]
     execution = current_execution()
     namespace = conf[CONFIG_KEY_CHECKPOINT_NS]
@@ -157,7 +165,7 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
         "parent": execution.instance_id,
         "graph": graph.get_name(),
         "root": ROOT_GRAPH.get(),
-        "input": _encode(input),
+        "input": input,
         "thread_id": thread,
         "checkpoint_ns": namespace,
         "task_id": conf[CONFIG_KEY_TASK_ID],
@@ -269,13 +277,15 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
         if request["recursion_limit"] is not None:
             config["recursion_limit"] = request["recursion_limit"]
         result: dict[str, Any] = {}
+        name = request["graph"]
         try:
-            result["output"] = _encode(await _original_ainvoke(call.graph, _decode(request["input"]), config))  # type: ignore[arg-type]
+            output = await _original_ainvoke(call.graph, _decode(request["input"]), config)  # type: ignore[arg-type]
+            result["output"] = _portable(output, f"output of subgraph {name!r}")
         except GraphInterrupt as exc:
-            result["interrupts"] = _encode(tuple(exc.args[0]))
+            result["interrupts"] = _portable(tuple(exc.args[0]), f"interrupt value of subgraph {name!r}")
         except ParentCommand as exc:
             result["command"] = encode_output(exc.args[0])
-        result["chunks"] = _encode(chunks)
+        result["chunks"] = _portable(chunks, f"stream chunks of subgraph {name!r}")
         result["saved"] = export_saved(saver, thread, namespace)
         return checked(result, what=f"result of subgraph {request['graph']!r}")
 
@@ -330,6 +340,26 @@ def _revived(value: Any) -> Any:
 def _encode(value: Any) -> Any:
     """A subgraph value (state, interrupts, stream chunks) as LangChain JSON, tuples and interrupts kept."""
     return None if value is None else to_data(_plain(value))
+
+
+def _portable(value: Any, what: str) -> Any:
+    """:func:`_encode`'s JSON, or ``TypeError`` naming ``what`` when part of it would not load again."""
+    data = _encode(value)
+    unloadable = _unloadable(data)
+    if unloadable is not None:
+        raise TypeError(f"the {what} holds {unloadable}, which LangChain's serializer cannot load again; "
+                        "use LangChain messages, dicts, lists and JSON values in subgraph state")
+    return data
+
+
+def _unloadable(data: Any) -> str | None:
+    if isinstance(data, list):
+        return next((found for item in data if (found := _unloadable(item)) is not None), None)
+    if isinstance(data, dict):
+        if data.get("lc") == 1 and data.get("type") == "not_implemented":
+            return str(data.get("repr") or data.get("id"))
+        return next((found for item in data.values() if (found := _unloadable(item)) is not None), None)
+    return None
 
 
 def _decode(data: Any) -> Any:

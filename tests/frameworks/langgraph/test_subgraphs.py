@@ -18,6 +18,7 @@ from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from langgraph.types import Command, Send, interrupt
+from pydantic import BaseModel
 from typing_extensions import TypedDict
 from scripted import ScriptedChatModel, call, get_weather, scripted, shape, weather_runs
 from test_react import activities
@@ -186,6 +187,32 @@ def test_a_subgraph_node_sent_to_in_parallel_gets_one_child_per_branch() -> None
     kids = children("fan-out")
     assert len({child for _, child in kids}) == 3 and {name for name, _ in kids} == {SUBGRAPH_WORKFLOW}
     assert [activities(child) for _, child in kids] == [[MODEL_ACTIVITY]] * 3 and len(model.seen) == 3
+
+
+class Counted(BaseModel):
+    count: int = 0
+    log: list[str] = []
+
+
+def counted_graph(builder_type: Any, model: ScriptedChatModel, **compile: Any) -> Any:
+    def step(state: Counted) -> dict[str, Any]:
+        return {"count": state.count + 1, "log": [*state.log, str(model.invoke(f"step {state.count}").content)]}
+
+    inner = NativeStateGraph(Counted)
+    inner.add_node("step", step)
+    inner.add_edge(START, "step")
+    builder = builder_type(Counted)
+    builder.add_node("inner", inner.compile(name="counted"))
+    builder.add_edge(START, "inner")
+    return builder.compile(**compile)
+
+
+def test_a_subgraph_given_a_pydantic_state_object_runs_inline_as_natively() -> None:
+    native = counted_graph(NativeStateGraph, scripted(AIMessage("one"))).invoke({"count": 1})
+    out = counted_graph(StateGraph, scripted(AIMessage("one")), name="counted").invoke(
+        {"count": 1}, {"configurable": {"thread_id": "counted-1"}})
+    assert out == native == {"count": 2, "log": ["one"]}
+    assert children("counted-1") == [] and activities("counted-1") == [MODEL_ACTIVITY]  # its calls are the run's own
 
 
 def _events(chunks: list[Any]) -> list[Any]:
