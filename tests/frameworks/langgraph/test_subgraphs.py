@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import operator
 import os
 import subprocess
@@ -476,9 +477,11 @@ def desk_answer(crash_at: int):
     return answer
 
 
-def _start(server: ScriptedModelServer, tmp: Path, thread: str) -> subprocess.Popen[str]:
-    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": "sk-test", "PYTHONPATH": os.pathsep.join(sys.path)})
-    return subprocess.Popen([sys.executable, str(APP), server.base_url, thread, str(tmp / "tools.jsonl")],
+def _start(server: ScriptedModelServer, tmp: Path, thread: str, mode: str = "desk",
+           extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": "sk-test", "PYTHONPATH": os.pathsep.join(sys.path),
+                                               **(extra or {})})
+    return subprocess.Popen([sys.executable, str(APP), server.base_url, thread, str(tmp / "tools.jsonl"), mode],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -506,3 +509,29 @@ def test_kill_during_a_model_call_inside_a_subgraph_resumes_the_child(tmp_path: 
         paid = server.request_count
         assert finish(_start(server, tmp_path, "desk-crash")) == result
         assert server.request_count == paid  # a finished run answers from its history
+
+
+def review_answer(request: RecordedRequest):
+    last = request.body["messages"][-1]["content"]
+    return text("Published." if last.startswith("The reviewer says") else "A sunny draft.")
+
+
+def test_kill_during_an_interrupt_wait_inside_a_subgraph_resumes_the_wait(tmp_path: Path) -> None:
+    with ScriptedModelServer(rule=review_answer) as server:
+        app = _start(server, tmp_path, "check-crash", "review")
+        assert app.stdout is not None
+        interrupt_id = app.stdout.readline().split()[1]
+        app.kill()
+        app.wait()
+        assert server.request_count == 1
+
+        again = _start(server, tmp_path, "check-crash", "review", {"VERDICT": "ship it"})
+        out, err = again.communicate(timeout=180)
+        assert again.returncode == 0, err[-3000:]
+        assert out.splitlines()[0] == f"waiting {interrupt_id}"  # the same interrupt, rebuilt from the history
+        result = json.loads(out.splitlines()[-1])
+        assert result["verdict"] == "ship it"
+        assert result["messages"] == ["Write a forecast.", "A sunny draft.", "The reviewer says: ship it", "Published."]
+        assert server.request_count == 2  # the draft, made in the subgraph before the kill, is not written again
+        (_, first, drafted), (_, resumed, nothing) = result["children"]
+        assert resumed == f"{first}-2" and drafted == [MODEL_ACTIVITY] and nothing == []

@@ -1,13 +1,18 @@
 """A durable LangGraph graph with subgraphs, for crash tests, against an OpenAI-compatible server.
 
-Usage: python subgraph_app.py BASE_URL THREAD_ID TOOL_LOG
+Usage: python subgraph_app.py BASE_URL THREAD_ID TOOL_LOG [MODE]
 
-The graph (no checkpointer: the thread id names one run) plans with one model call, then
-runs ``research``, a compiled ReAct subgraph added as a node (ChatOpenAI + ToolNode calling
-``record_step``), then ``report``, a node that looks a writer graph up by name and invokes
-it. Both subgraphs are child workflows. The engine database comes from
-DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY. Prints one JSON line: the messages'
-contents and, for each child workflow of the run, its name, instance id and activities.
+MODE "desk" (the default): the graph (no checkpointer: the thread id names one run) plans
+with one model call, then runs ``research``, a compiled ReAct subgraph added as a node
+(ChatOpenAI + ToolNode calling ``record_step``), then ``report``, a node that looks a
+writer graph up by name and invokes it. Both subgraphs are child workflows. MODE
+"review": a graph compiled with an ``InMemorySaver`` whose ``check`` subgraph drafts with
+a model call and then interrupts for a review, and whose ``publish`` node publishes with
+another; the app prints ``waiting <id>`` when the run waits, then resumes it with
+``Command(resume=VERDICT)`` once VERDICT is set (a run without it waits to be killed).
+The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY.
+Prints one JSON line: the messages' contents and, for each child workflow of the run, its
+name, instance id and activities.
 """
 
 from __future__ import annotations
@@ -15,20 +20,24 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+import time
+from typing import Any, NotRequired
 
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType as EventType
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import Command, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.runtime import get_runtime, idempotency_key
 
 base_url, thread, tool_log = sys.argv[1:4]
+mode = sys.argv[4] if len(sys.argv) > 4 else "desk"
 model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])
 
 
@@ -88,15 +97,58 @@ def desk() -> Any:
     return builder.compile(name="desk")
 
 
-out = desk().invoke({"messages": [HumanMessage("Plan.")]}, {"configurable": {"thread_id": thread}, "recursion_limit": 100})
+class Review(MessagesState):
+    verdict: NotRequired[str]
+
+
+def review() -> Any:
+    def draft(state: Review) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    def ask(state: Review) -> dict[str, Any]:
+        return {"verdict": interrupt({"draft": state["messages"][-1].content})}
+
+    check = NativeStateGraph(Review)
+    check.add_node("draft", draft)
+    check.add_node("ask", ask)
+    check.add_edge(START, "draft")
+    check.add_edge("draft", "ask")
+
+    def publish(state: Review) -> dict[str, Any]:
+        note = HumanMessage(f"The reviewer says: {state['verdict']}")
+        return {"messages": [note, model.invoke([*state["messages"], note])]}
+
+    builder = StateGraph(Review)
+    builder.add_node("check", check.compile(name="check"))
+    builder.add_node("publish", publish)
+    builder.add_edge(START, "check")
+    builder.add_edge("check", "publish")
+    return builder.compile(checkpointer=InMemorySaver(), name="review")
+
+
+config = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+if mode == "desk":
+    run_id = thread
+    out = desk().invoke({"messages": [HumanMessage("Plan.")]}, config)
+else:
+    run_id = f"{thread}-1"
+    graph = review()
+    out = graph.invoke({"messages": [HumanMessage("Write a forecast.")]}, config)
+    for pending in out.get("__interrupt__", ()):
+        print(f"waiting {pending.id}", flush=True)
+    if out.get("__interrupt__") and not os.environ.get("VERDICT"):
+        time.sleep(600)  # until killed
+    if out.get("__interrupt__"):
+        out = graph.invoke(Command(resume=os.environ["VERDICT"]), config)
 runtime = get_runtime()
 children = [
     (e.childWorkflowInstanceCreated.name, e.childWorkflowInstanceCreated.instanceId)
-    for e in runtime.raw_history(thread)
+    for e in runtime.raw_history(run_id)
     if e.HasField("childWorkflowInstanceCreated")
 ]
 print(json.dumps({
     "messages": [m.content for m in out["messages"]],
+    "verdict": out.get("verdict"),
     "children": [
         [name, child, [e.name for e in runtime.history(child) if e.event_type == EventType.TASK_SCHEDULED]]
         for name, child in children
