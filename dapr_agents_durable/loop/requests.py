@@ -103,6 +103,48 @@ class DurableStep:
         """A short human description, e.g. ``activity 'model' with input {...}``."""
         return _describe(self.kind, self.name, self.input_json)
 
+    def difference(self, recorded: HistoryStep) -> str:
+        """Where this request's input first differs from the recorded one's (same kind and name),
+        e.g. `` The inputs first differ at set.tools[1]: recorded absent, now {...}.``; else ``""``."""
+        if self.kind != recorded.kind or self.name != recorded.name or self.input_json is None:
+            return ""
+        try:
+            now, then = json.loads(self.input_json), json.loads(recorded.input_json or "null")
+        except ValueError:
+            return ""
+        found = _first_difference(then, now, "")
+        if found is None:
+            return ""
+        path, old, new = found
+        return f" The inputs first differ at {path or 'the top'}: recorded {old}, now {new}."
+
+
+_ABSENT = object()
+
+
+def _first_difference(then: Any, now: Any, path: str) -> tuple[str, str, str] | None:
+    """The first path (depth first, in order) where two JSON values differ, and both values there."""
+    if isinstance(then, dict) and isinstance(now, dict):
+        for key in [*then, *(k for k in now if k not in then)]:
+            found = _first_difference(then.get(key, _ABSENT), now.get(key, _ABSENT), f"{path}.{key}" if path else key)
+            if found is not None:
+                return found
+        return None
+    if isinstance(then, list) and isinstance(now, list):
+        for index in range(max(len(then), len(now))):
+            found = _first_difference(then[index] if index < len(then) else _ABSENT,
+                                      now[index] if index < len(now) else _ABSENT, f"{path}[{index}]")
+            if found is not None:
+                return found
+        return None
+    if then == now and type(then) is type(now):
+        return None
+    return path, _shown(then), _shown(now)
+
+
+def _shown(value: Any) -> str:
+    return "absent" if value is _ABSENT else _shorten(json.dumps(value, sort_keys=True, ensure_ascii=False))
+
 
 def _describe(kind: RequestKind, name: str, input_json: str | None) -> str:
     if kind == "timer":

@@ -167,7 +167,7 @@ class Scheduler:
                 nondeterminism_message(
                     self._describe(),
                     f"at step {step.number}: its history recorded {recorded.describe()}, "
-                    f"but the code now requested {step.describe()}.",
+                    f"but the code now requested {step.describe()}.{step.difference(recorded)}",
                 )
             )
 

@@ -29,7 +29,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dapr_agents_durable.loop import _sdk, affinity, warm
+from dapr_agents_durable.loop import _sdk, affinity, stalls, warm
 from dapr_agents_durable.loop.errors import nondeterminism_message
 from dapr_agents_durable.loop.requests import HistoryStep
 
@@ -204,6 +204,7 @@ def _wrap_execute(execute: _sdk.Execute) -> _sdk.Execute:
             stack.pop()
             item.finish(results, executor)
         item.explain(results)
+        stalls.hold(results, len(old_events) + len(new_events))
         return results
 
     return execute_work_item

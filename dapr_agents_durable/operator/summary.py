@@ -18,6 +18,7 @@ from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow.workflow_state import WorkflowState
 
 from dapr_agents_durable.operator.describe import describe_step, run_label
+from dapr_agents_durable.loop.stalls import stall_of
 from dapr_agents_durable.runtime.approvals import decode_status
 
 
@@ -107,6 +108,9 @@ def timeline(
     pending = []
     if state.runtime_status.name not in ("COMPLETED", "FAILED", "TERMINATED"):
         pending = [p.to_json() for p in decode_status(state.serialized_custom_status)]
+        if (stall := stall_of(state.serialized_custom_status)) is not None:  # held: its code changed under it
+            failure = {"error_type": str(stall.get("error")), "stack_trace": None,
+                       "message": f"held, not failed (its history is kept): {stall['message']}"}
     return Timeline(summarize(state, history), steps, pending, failure)
 
 

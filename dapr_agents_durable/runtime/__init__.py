@@ -21,6 +21,7 @@ from dapr_agents_durable.runtime.durable_runtime import (
     get_runtime,
 )
 from dapr_agents_durable.runtime.idempotency import idempotency_key
+from dapr_agents_durable.runtime.ownership import RunIdInUse
 from dapr_agents_durable.runtime.registry import NotRegistered, Registry
 from dapr_agents_durable.runtime.serving import serve
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
@@ -35,6 +36,7 @@ __all__ = [
     "PendingApproval",
     "Registry",
     "RunFailed",
+    "RunIdInUse",
     "Sidecar",
     "get_runtime",
     "idempotency_key",

@@ -19,8 +19,10 @@ from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
 from dapr_agents_durable.loop.observers import add_observer
+from dapr_agents_durable.loop.stalls import RunHeld, stall_of
 from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, PendingApproval, decode_status
 from dapr_agents_durable.runtime.local_replay import replay_locally
+from dapr_agents_durable.runtime.ownership import check_same_run
 from dapr_agents_durable.runtime.registry import Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 from dapr_agents_durable.runtime.telemetry import SPANS
@@ -173,21 +175,39 @@ class DurableRuntime:
 
     # -- runs --------------------------------------------------------------------------
 
-    def start_or_attach(self, workflow: str, input: Any, run_id: str | None = None) -> str:
+    def start_or_attach(self, workflow: str, input: Any, run_id: str | None = None, *, owner: str | None = None) -> str:
         """Schedule ``workflow`` as ``run_id``, or attach to the run already using that id.
 
         A run that is still going is attached to; a finished one is left as it is
-        (its stored result answers). Returns the run id.
+        (its stored result answers). A run of another workflow, or (with ``owner``, a key
+        of the input such as ``"agent"``) of another owner, raises
+        :class:`~dapr_agents_durable.runtime.ownership.RunIdInUse`. Returns the run id.
         """
         run_id = run_id or uuid.uuid4().hex
         client = self.client
-        if client.get_workflow_state(run_id, fetch_payloads=False) is None:
+        existing = client.get_workflow_state(run_id, fetch_payloads=True)
+        if existing is not None:
+            check_same_run(run_id, workflow, input, existing, owner=owner)
+            if (stall := stall_of(existing.serialized_custom_status)) is not None:
+                self._retry_held(run_id, stall)
+        else:
             try:
                 client.schedule_new_workflow(workflow, input=input, instance_id=run_id)
             except RpcError as exc:
                 if exc.code() != StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
                     raise
         return run_id
+
+    def _retry_held(self, run_id: str, stall: dict[str, Any], timeout: float = 60.0) -> None:
+        """Wake a held run so it replays with this process's code; wait until that replay
+        answered (its status no longer this stall), so callers do not see the old one."""
+        self.wake(run_id)
+
+        def answered(state: WorkflowState) -> bool:
+            now = stall_of(state.serialized_custom_status)
+            return now is None or now.get("events", 0) > stall.get("events", 0)
+
+        self.wait_until(run_id, answered, timeout=timeout, held_ok=True)
 
     def wait(self, run_id: str, timeout: float | None = None) -> WorkflowState:
         """Wait for the run to finish; raises :class:`RunFailed` if it did not complete."""
@@ -212,9 +232,17 @@ class DurableRuntime:
         return await asyncio.to_thread(self.run, workflow, input, run_id, timeout)
 
     def wait_until(
-        self, run_id: str, settled: Callable[[WorkflowState], bool], timeout: float | None = None
+        self,
+        run_id: str,
+        settled: Callable[[WorkflowState], bool],
+        timeout: float | None = None,
+        *,
+        held_ok: bool = False,
     ) -> WorkflowState:
         """Wait until the run is finished or ``settled(state)`` holds; returns that state.
+
+        A run held because its code changed under it (:mod:`~dapr_agents_durable.loop.stalls`)
+        raises :class:`~dapr_agents_durable.loop.stalls.RunHeld` unless ``held_ok``.
 
         Polls the run's state, at once after :meth:`notify` and otherwise at a
         slowly growing interval (at most 0.25 s). Example::
@@ -231,6 +259,8 @@ class DurableRuntime:
                 raise LookupError(f"no durable run with id {run_id!r}")
             if state.runtime_status in TERMINAL or settled(state):
                 return state
+            if not held_ok and (stall := stall_of(state.serialized_custom_status)) is not None:
+                raise RunHeld(run_id, stall)
             wait = interval if deadline is None else min(interval, deadline - time.monotonic())
             if wait <= 0:
                 raise TimeoutError(f"durable run {run_id!r} did not settle within {timeout} s")

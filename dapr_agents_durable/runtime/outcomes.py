@@ -83,14 +83,16 @@ def wait_at_rest(
     decisions: list[Decision],
     *,
     settled: Callable[[frozenset[str]], Callable[[WorkflowState], bool]] = waits_for_others,
+    owner: str | None = None,
 ) -> Rest:
     """Start or attach ``workflow`` as ``run_id``, deliver the ``decisions`` on calls still pending,
     and wait until the run rests. Blocking: call it from a worker thread in async code.
 
     ``settled(answered)`` builds the test of "at rest" besides the end of the workflow; the
-    default is "waits for decisions, none of them one just delivered".
+    default is "waits for decisions, none of them one just delivered". ``owner`` as for
+    :meth:`DurableRuntime.start_or_attach`.
     """
-    runtime.start_or_attach(workflow, request, run_id)
+    runtime.start_or_attach(workflow, request, run_id, owner=owner)
     answered = frozenset(deliver(runtime, run_id, decisions))
     at_rest = settled(answered)
     # A decision just delivered is itself behind any queued one: only a caller that

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from dapr_agents_durable.loop import NonDeterminismError
+from dapr_agents_durable.loop.stalls import stall_of
 from dapr_agents_durable.runtime import DurableRuntime
 from dapr_agents_durable.runtime.approvals import APPROVAL_EVENT, Decision, PendingApproval, decode_status, encode_status
 
@@ -65,6 +67,11 @@ def _broken(ctx: Any, input: Any) -> Any:
     yield ctx.call_activity("demo.explode", input=None)
 
 
+def _held(ctx: Any, input: Any) -> Any:
+    yield ctx.call_activity(MODEL, input="before the code changed")
+    raise NonDeterminismError("the code now asks for another step")  # as a replay of changed code does
+
+
 def _approval(ctx: Any, input: Any) -> Any:
     ctx.set_custom_status(encode_status([PendingApproval("call-1", "refund", "cashier", '{"amount": 120}')]))
     decision = Decision.from_json((yield ctx.wait_for_external_event(APPROVAL_EVENT)))
@@ -86,7 +93,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DurableRu
     runtime = DurableRuntime(db_path=str(db))
     for name, fn in ((MODEL, _model), (TOOL, _tool), ("demo.explode", _explode)):
         runtime.register_activity(name, fn)
-    for name, fn in (("demo.agent", _agent), ("demo.helper", _helper), ("demo.broken", _broken),
+    for name, fn in (("demo.agent", _agent), ("demo.helper", _helper), ("demo.broken", _broken), ("demo.held", _held),
                      ("demo.approval", _approval), ("demo.waiting", _waiting), ("other.waiting", _waiting)):
         runtime.register_workflow(name, fn)
     runtime.start()
@@ -184,6 +191,14 @@ def test_show_names_the_failure_and_the_pending_approvals(engine) -> None:
     assert "the tool exploded" in failed["timeline"][1]["error"]
     text = _cli(db, "show", "show-failed").stdout
     assert "failed: " in text and "the tool exploded" in text
+
+    runtime.start_or_attach("demo.held", None, run_id="show-held")
+    runtime.wait_until("show-held", lambda s: stall_of(s.serialized_custom_status) is not None, timeout=30,
+                       held_ok=True)
+    held = _json(db, "show", "show-held")
+    assert held["status"] == "RUNNING"
+    assert held["failure"]["message"] == "held, not failed (its history is kept): the code now asks for another step"
+    assert "held, not failed" in _cli(db, "show", "show-held").stdout
 
     runtime.start_or_attach("demo.approval", None, run_id="show-waiting")
     _pending(runtime, "show-waiting")

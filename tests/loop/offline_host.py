@@ -45,6 +45,7 @@ from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow._durabletask.internal import shared
 
 from dapr_agents_durable.loop import warm
+from dapr_agents_durable.loop.stalls import stall_of
 
 Order = Literal["fifo", "lifo", "batch"]
 
@@ -61,7 +62,7 @@ class HostStuck(AssertionError):
 
 @dataclass
 class RunResult:
-    """How one workflow instance ended on the offline host."""
+    """How one workflow instance ended on the offline host (HELD: its code no longer fits its history)."""
 
     instance_id: str
     status: str
@@ -165,6 +166,10 @@ class OfflineHost:
                         instance_id, action.completeWorkflow, work_item, history
                     )
                 history.append(self._confirm(instance_id, action, outstanding, queues))
+            stall = stall_of(results.encoded_custom_status)
+            if stall is not None and not results.actions:  # held: code and history disagree
+                return self._record(RunResult(instance_id, "HELD", None, stall["error"], stall["message"],
+                                              work_item, history))
             delivered = self._pick(outstanding)
             if not delivered:
                 raise HostStuck(
@@ -322,7 +327,10 @@ class OfflineHost:
             work_items=work_items,
             history=history,
         )
-        self.results[instance_id] = result
+        return self._record(result)
+
+    def _record(self, result: RunResult) -> RunResult:
+        self.results[result.instance_id] = result
         return result
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ from dapr_agents_durable.loop import (
     current_execution,
     drive,
 )
+from dapr_agents_durable.loop.stalls import stall_of
 
 WAIT_SECONDS = 120
 
@@ -263,18 +265,23 @@ def test_an_approval_event_resumes_the_run_and_a_missing_one_times_out(client) -
 
 
 @pytest.mark.usefixtures("cold_replay")
-def test_an_input_that_drifts_on_replay_fails_with_a_clear_error(client) -> None:
-    state = run(client, "loop_e2e.drifting", "drift-1", "drift-1")
-    assert state.runtime_status == WorkflowStatus.FAILED
-    assert state.failure_details.error_type == "NonDeterminismError"
-    message = state.failure_details.message
-    assert message.startswith(
+def test_an_input_that_drifts_on_replay_holds_the_run_with_a_clear_error(client) -> None:
+    client.schedule_new_workflow("loop_e2e.drifting", input="drift-1", instance_id="drift-1")
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (stall := stall_of(client.get_workflow_state("drift-1").serialized_custom_status)) is None:
+        assert time.monotonic() < deadline, "drift-1 was not held"
+        time.sleep(0.05)
+    state = client.get_workflow_state("drift-1")
+    assert state.runtime_status == WorkflowStatus.RUNNING  # held, not failed: its history waits for fitting code
+    assert stall["error"] == "NonDeterminismError"
+    assert stall["message"].startswith(
         "Workflow 'loop_e2e.drifting' (instance 'drift-1') is not deterministic at step 1: "
         "its history recorded activity 'echo' with input \"execution 1\", but the code now "
         "requested activity 'echo' with input \"execution 2\"."
     )
-    assert "or use versioning" in message
+    assert "or use versioning" in stall["message"]
     assert calls['echo:"execution 1"'] == 1 and calls['echo:"execution 2"'] == 0
+    client.terminate_workflow("drift-1")
 
 
 @pytest.mark.usefixtures("cold_replay")

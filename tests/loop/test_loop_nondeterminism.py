@@ -1,4 +1,4 @@
-"""Replays that diverge from history fail with a message naming the step and the fix.
+"""Replays that diverge from history hold the run (RUNNING, history intact) naming the step and the fix.
 
 Changed code meets an old history when a cold replay runs it (after a restart, an
 upgrade, on another replica): these tests change the code between the work items of
@@ -19,7 +19,7 @@ HINT = "Finish or purge old runs before upgrading, or use versioning"
 pytestmark = pytest.mark.usefixtures("cold_replay")
 
 
-def test_a_changed_activity_input_fails_the_run_naming_both_inputs() -> None:
+def test_a_changed_activity_input_holds_the_run_naming_both_inputs() -> None:
     host = OfflineHost()
     executions: list[int] = []
 
@@ -38,11 +38,12 @@ def test_a_changed_activity_input_fails_the_run_naming_both_inputs() -> None:
         return (yield from drive(ctx, main, label="agent 'triage'"))
 
     result = host.run("drifting")
-    assert (result.status, result.failure_type) == ("FAILED", "NonDeterminismError")
+    assert (result.status, result.failure_type) == ("HELD", "NonDeterminismError")
     assert result.failure_message.startswith(
         "Workflow 'drifting' (instance 'wf-1', agent 'triage') is not deterministic at step 1: "
         'its history recorded activity \'lookup\' with input {"q":"run 1"}, but the code now '
-        'requested activity \'lookup\' with input {"q":"run 2"}. Likely cause: the agent\'s '
+        'requested activity \'lookup\' with input {"q":"run 2"}. The inputs first differ at q: '
+        'recorded "run 1", now "run 2". Likely cause: the agent\'s '
         "code or its framework version changed while this run was in flight."
     )
     assert HINT in result.failure_message
@@ -81,7 +82,7 @@ def test_a_renamed_step_after_an_upgrade_names_what_history_expected() -> None:
     assert HINT in result.failure_message
 
 
-def test_code_that_now_finishes_before_its_recorded_steps_fails() -> None:
+def test_code_that_now_finishes_before_its_recorded_steps_is_held() -> None:
     host = OfflineHost()
     deployed = {"version": 1}
 
@@ -145,3 +146,24 @@ def test_the_sdks_own_non_determinism_error_gets_the_workflow_name_and_the_fix()
         "execution called call_activity with ID=2"
     )
     assert HINT in result.failure_message
+
+
+def test_the_message_names_where_two_inputs_first_differ() -> None:
+    from dapr_agents_durable.loop.requests import DurableStep, HistoryStep
+
+    def step(text: str) -> DurableStep:
+        return DurableStep(1, "activity", "model", text, 2)
+
+    recorded = HistoryStep("activity", "model", '{"set": {"tools": [{"name": "a"}], "x": 1}}')
+    assert step('{"set": {"tools": [{"name": "a"}, {"name": "b"}], "x": 1}}').difference(recorded) == (
+        ' The inputs first differ at set.tools[1]: recorded absent, now {"name": "b"}.'
+    )
+    assert step('{"set": {"tools": [{"name": "a"}], "x": 1.0}}').difference(recorded) == (
+        " The inputs first differ at set.x: recorded 1, now 1.0."
+    )
+    assert step('{"set": {"tools": [{"name": "a"}], "x": 1}}').difference(recorded) == ""
+    assert step('"text"').difference(recorded) == (
+        ' The inputs first differ at the top: recorded {"set": {"tools": [{"name": "a"}], "x": 1}}, now "text".'
+    )
+    assert step("not json").difference(recorded) == ""
+    assert step("{}").difference(HistoryStep("activity", "other", "{}")) == ""

@@ -281,7 +281,7 @@ def test_after_a_restart_the_run_replays_cold_and_no_activity_runs_twice() -> No
     ]
 
 
-def test_code_changed_across_a_restart_fails_the_cold_replay_naming_the_step() -> None:
+def test_code_changed_across_a_restart_holds_the_run_at_the_cold_replay_naming_the_step() -> None:
     host = OfflineHost()
     deployed = {"version": 1}
 
@@ -500,6 +500,36 @@ def test_a_suspended_greenlet_moves_its_instance_to_a_pinned_thread_where_it_con
     assert len(entered) == 2 and exits == {entered[0]: True, entered[1]: False}
     names = {thread.ident: thread.name for thread in threading.enumerate()}
     assert names[entered[1]].startswith("dapr-agents-durable-pinned-")
+    assert host.calls_of("echo") == [0, 1, 2]
+
+
+def test_an_instance_moved_to_a_pinned_thread_stays_there_between_its_greenlets() -> None:
+    host = OfflineHost(threads=2)
+    add_echo(host)
+    trace = Trace()
+    threads: list[int] = []
+
+    def sync_step(n: int) -> int:
+        threads.append(threading.get_ident())
+        return await_only(current_execution().call_activity("echo", n))
+
+    async def main() -> list:
+        trace.entered += 1
+        first = await asyncio.to_thread(sync_step, 0)
+        middle = await current_execution().call_activity("echo", 1)  # no greenlet suspended meanwhile
+        last = await asyncio.to_thread(sync_step, 2)
+        return [first, middle, last]
+
+    workflow_of(host, "sync_async_sync", main)
+    try:
+        result = host.run("sync_async_sync")
+    finally:
+        host.close()
+    assert (result.output, result.work_items) == ([0, 1, 2], 4)
+    # The start on the first worker, one cold replay on the pinned thread; the second
+    # greenlet starts there too, so the last work item continues it warm.
+    assert trace.entered == 2
+    assert threads[-1] == threads[-2] != threads[0]
     assert host.calls_of("echo") == [0, 1, 2]
 
 

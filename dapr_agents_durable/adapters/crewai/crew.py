@@ -104,7 +104,7 @@ class Crew(crewai.Crew):
         for child, item in zip(children, inputs, strict=True):
             RUNS.add(child, CrewRun(self.copy(), dict(item)))
         try:
-            runtime.start_or_attach(WORKFLOW, request, run_id)
+            runtime.start_or_attach(WORKFLOW, request, run_id, owner="crew")
             runtime.wait_until(run_id, lambda state: False)
             return [self._outcome(runtime, None, child) for child in children]
         finally:
@@ -142,7 +142,7 @@ class Crew(crewai.Crew):
     def _outcome(self, runtime: DurableRuntime, request: dict[str, Any] | None, run_id: str) -> Any:
         """Start (when ``request`` is given) or attach, wait for the end; the real result or CrewAI's exception."""
         if request is not None:
-            runtime.start_or_attach(WORKFLOW, request, run_id)
+            runtime.start_or_attach(WORKFLOW, request, run_id, owner="crew")
         state = runtime.wait_until(run_id, lambda state: False)
         return final_outcome(runtime, WORKFLOW, run_id, state)
 

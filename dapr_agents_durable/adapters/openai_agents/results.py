@@ -34,9 +34,11 @@ def wait_at_rest(
 ) -> Rest:
     """Start or attach, deliver the ``decisions`` on calls still pending, and wait until the run rests.
 
-    Blocking: call it from a worker thread in async code.
+    Blocking: call it from a worker thread in async code. A run id of a run of another
+    starting agent is refused (a resume from a ``RunState`` may name its current agent).
     """
-    return _wait_at_rest(runtime, WORKFLOW, request, run_id, decisions)
+    owner = None if "state" in request else "agent"
+    return _wait_at_rest(runtime, WORKFLOW, request, run_id, decisions, owner=owner)
 
 
 def result_at_rest(runtime: DurableRuntime, run_id: str, state: WorkflowState) -> Any:

@@ -36,7 +36,8 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from dapr_agents_durable.loop import current_execution, remove_shim
 from dapr_agents_durable.loop.framework_shims import pydantic_ai as pydantic_ai_shims
-from dapr_agents_durable.runtime import DurableRuntime, RunFailed
+from dapr_agents_durable.loop.stalls import RunHeld
+from dapr_agents_durable.runtime import DurableRuntime
 
 WAIT_SECONDS = 120
 
@@ -226,7 +227,7 @@ def test_a_structured_output_type_comes_back_validated_from_the_final_model_acti
 
 @pytest.mark.usefixtures("cold_replay")
 @pytest.mark.parametrize("helper", [now_utc, uuid7], ids=["now_utc", "uuid7"])
-def test_without_a_clock_or_id_shim_the_replay_drifts_and_fails_before_billing_again(
+def test_without_a_clock_or_id_shim_the_replay_drifts_and_is_held_before_billing_again(
     runtime: DurableRuntime, helper: FunctionType
 ) -> None:
     name = f"unshimmed-{helper.__name__}"
@@ -234,21 +235,17 @@ def test_without_a_clock_or_id_shim_the_replay_drifts_and_fails_before_billing_a
     register_agent(runtime, agent)
     remove_shim(helper)
     try:
-        with pytest.raises(RunFailed) as failed:
-            runtime.run(
-                AGENT_WORKFLOW,
-                {"agent": name, "prompt": "Weather?"},
-                run_id=name,
-                timeout=WAIT_SECONDS,
-            )
+        runtime.start_or_attach(AGENT_WORKFLOW, {"agent": name, "prompt": "Weather?"}, run_id=name)
+        with pytest.raises(RunHeld) as held:
+            runtime.wait_until(name, lambda state: False, timeout=WAIT_SECONDS)
     finally:
         pydantic_ai_shims.install()
 
-    details = failed.value.state.failure_details
-    assert failed.value.state.runtime_status == WorkflowStatus.FAILED
-    assert details.error_type == "NonDeterminismError"
+    assert runtime.state(name).runtime_status == WorkflowStatus.RUNNING  # held, its history intact
+    assert held.value.stall["error"] == "NonDeterminismError"
     assert (
         f"is not deterministic at step 1: its history recorded activity '{MODEL_ACTIVITY}'"
-        in details.message
+        in str(held.value)
     )
+    runtime.client.terminate_workflow(name)
     assert calls[f"{name} model"] == 1
