@@ -87,3 +87,22 @@ def test_changed_agent_code_holds_an_in_flight_run_until_its_own_code_comes_back
     resumed = _app(tmp_path, "original", "--approve")  # the code the run started with: it goes on
     assert resumed == {"final_output": "done: refunded 5", "pending": [], "model_calls": 1}
     assert (tmp_path / "refunds.log").read_text() == "5\n"
+
+
+@function_tool
+def dump(size: int) -> str:
+    """Return a long text."""
+    return "x" * size
+
+
+async def test_an_oversized_tool_result_fails_naming_the_tool_the_size_and_the_fix() -> None:
+    def rule(items: list[Any]) -> list[Any]:
+        return [message("done")] if outputs(items) else [tool_call("dump", {"size": 4 * 1024 * 1024}, "c1")]
+
+    model = ScriptedModel(rule)
+    with pytest.raises(Exception, match=r"result of tool 'dump' of agent 'dumper': \d+ bytes encoded, more than "
+                                        r"the \d+-byte limit for one durable step; return less data") as raised:
+        await Runner.run(Agent(name="dumper", tools=[dump], model=model), "dump", run_id="bad-size-1")
+    assert type(raised.value).__name__ == "UserError"  # the SDK's own error for a failing tool
+    state = get_runtime().state("bad-size-1")
+    assert state.runtime_status == WorkflowStatus.FAILED and model.calls == 1
