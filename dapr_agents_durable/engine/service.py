@@ -226,6 +226,7 @@ class SidecarService(pb.service_grpc.TaskHubSidecarServiceServicer):
         limit: float | None = None,
     ) -> InstanceRow | None:
         waiter = self.dispatcher.watch(instance_id)
+        context.add_callback(waiter.set)  # a caller that goes away frees its slot at once, not a poll later
         started = time.monotonic()
         try:
             while True:
