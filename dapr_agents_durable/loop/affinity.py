@@ -7,15 +7,16 @@ instance usually lands elsewhere and would replay cold, from the first event: a 
 would grow with the square of its length. Instead, a work item for an instance whose
 parked execution is pinned to another thread runs on a thread of this module, waited for
 by the SDK's thread: the one holding the execution when it is one of these, otherwise an
-idle one (started when none is idle), where it replays cold once and stays pinned. From
-then on every work item of the instance runs where its greenlet lives, after whatever
-that thread is running.
+idle one (started when none is idle), where it replays cold once. From then on every
+work item of the instance runs on that thread, after whatever it is running: where its
+greenlet lives, and where the next one will (a node that suspends once usually does at
+every step).
 
 Example::
 
-    owner = warm.pinned_elsewhere(instance_id)
-    if owner is not None and not affinity.is_pinned_thread():
-        return affinity.run(owner, lambda: execute(instance_id, old_events, new_events))
+    held = warm.holder(instance_id)
+    if held is not None and affinity.belongs_there(*held):
+        return affinity.run(held[0], lambda: execute(instance_id, old_events, new_events))
 """
 
 from __future__ import annotations
@@ -48,10 +49,17 @@ _threads: dict[int, _Thread] = {}
 _lock = threading.Lock()
 
 
-def is_pinned_thread() -> bool:
-    """Whether the calling thread is one of this module's (work there always runs in place)."""
+def belongs_there(owner: int, pinned: bool) -> bool:
+    """Whether a work item arriving on this thread runs on another: the instance's execution was last
+    stepped on thread ``owner`` and, if ``pinned``, only that thread can step it.
+
+    Work on one of this module's threads always runs in place.
+    """
+    here = threading.get_ident()
     with _lock:
-        return threading.get_ident() in _threads
+        if here in _threads:
+            return False
+        return pinned or owner in _threads
 
 
 def run(owner: int, work: Callable[[], T]) -> T:

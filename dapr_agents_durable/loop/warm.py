@@ -23,7 +23,7 @@ pinned thread (:mod:`~dapr_agents_durable.loop.affinity`). The first time, the
 execution is on a pool thread: it replays cold on a pinned thread, and the parked
 execution is torn down when its own thread runs its next work item (a thread that
 never runs one again keeps it until the process ends); after that, every work item of
-the instance runs warm on the pinned thread holding its greenlet.
+the instance runs warm on that pinned thread, with or without a suspended greenlet.
 
 Nothing the workflow's code does runs twice because of this: it runs once per step,
 live (``is_replaying`` is false), where a cold replay would run it again with
@@ -164,13 +164,14 @@ def park(instance_id: str, parked: Parked) -> None:
             discard(dropped)
 
 
-def pinned_elsewhere(instance_id: str) -> int | None:
-    """The thread holding the instance's parked execution, if a suspended greenlet keeps it from running here."""
+def holder(instance_id: str) -> tuple[int, bool] | None:
+    """The thread that last stepped the instance's parked execution, and whether a suspended
+    greenlet keeps it from running on this one (None when nothing is parked)."""
     with _cache.lock:
         parked = _cache.parked.get(instance_id)
-    if parked is None or parked.execution.can_run_here():
+    if parked is None:
         return None
-    return parked.execution.owner
+    return parked.execution.owner, not parked.execution.can_run_here()
 
 
 def claim(

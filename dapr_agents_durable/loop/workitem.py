@@ -170,10 +170,10 @@ def _wrap_execute(execute: _sdk.Execute) -> _sdk.Execute:
         **kwargs: Any,
     ) -> _sdk.ExecutionResults:
         warm.tear_down_leftovers()
-        pinned = warm.pinned_elsewhere(instance_id) if new_events else None
-        if pinned is not None and not affinity.is_pinned_thread():
+        held = warm.holder(instance_id) if new_events else None
+        if held is not None and affinity.belongs_there(*held):
             return affinity.run(
-                pinned,
+                held[0],
                 lambda: execute_work_item(
                     executor, instance_id, old_events, new_events, *args, **kwargs
                 ),
