@@ -7,13 +7,19 @@ activity runs the original method on the real model. Callbacks (LangSmith, LangG
 ``stream_mode="messages"`` handler) fire in the workflow around the call, once per model
 response. ``stream``/``astream`` on a durable loop yield the whole response as one chunk.
 
-Messages and the result cross the boundary as LangChain's ``messages_to_dict`` data
-(tool calls, ``usage_metadata``, ``response_metadata`` survive), checked by the runtime codec.
+The history records each request as LangChain's ``messages_to_dict`` data, encoded against
+the run's previous model request (:mod:`dapr_agents_durable.runtime.deltas`): a request that
+extends the conversation stores only its new messages, so a run's history grows linearly
+with its length. The activity runs the model on the node's own messages, left for it in
+this process with the model (:mod:`.calls`). The result crosses the boundary as
+``message_to_dict`` data (tool calls, ``usage_metadata``, ``response_metadata`` survive);
+both are checked by the runtime codec.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -26,9 +32,10 @@ from dapr_agents_durable.adapters.langgraph import resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
-from dapr_agents_durable.loop import await_only, current_execution
+from dapr_agents_durable.loop import DurableExecution, await_only, current_execution
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
+from dapr_agents_durable.runtime.deltas import DeltaEncoder
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
 
 _original_agenerate = BaseChatModel._agenerate_with_cache
@@ -78,13 +85,19 @@ def install() -> None:
     BaseChatModel.astream = astream  # type: ignore[method-assign,assignment]
 
 
+_ENCODERS: weakref.WeakKeyDictionary[DurableExecution, DeltaEncoder] = weakref.WeakKeyDictionary()
+
+
 async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any, kwargs: dict[str, Any]) -> ChatResult:
     execution = current_execution()
-    payload: dict[str, Any] = {"model": type(model).__name__, "messages": messages_to_dict(messages)}
-    task, call = resumes.current_task(), resumes.digest({**payload, "stop": stop, "kwargs": kwargs})
+    request: dict[str, Any] = {"model": type(model).__name__, "messages": messages_to_dict(messages)}
+    task, call = resumes.current_task(), resumes.digest({**request, "stop": stop, "kwargs": kwargs})
     reply = resumes.recall(execution, task, call)
     if reply is None:
-        payload["call"] = leave(execution, (model, stop, kwargs))
+        encoder = _ENCODERS.get(execution)
+        if encoder is None:
+            encoder = _ENCODERS[execution] = DeltaEncoder()
+        payload = {**encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs))}
         reply = await execution.call_activity(
             MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
         )
@@ -117,12 +130,12 @@ def decode_result(data: Any) -> ChatResult:
 
 
 async def model_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
-    """Run the node's chat model on the request's messages; its provider retries are off."""
-    model, stop, kwargs = await take(request["call"], ctx.workflow_id)
+    """Run the node's chat model on the node's messages; its provider retries are off."""
+    model, messages, stop, kwargs = await take(request["call"], ctx.workflow_id)
     model = _without_client_retries(model)
     try:
         with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):
-            result = await _original_agenerate(model, messages_from_dict(request["messages"]), stop, None, **kwargs)
+            result = await _original_agenerate(model, messages, stop, None, **kwargs)
     except Exception as exc:
         await fail_for_retry(exc)
         raise

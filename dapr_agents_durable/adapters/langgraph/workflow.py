@@ -68,10 +68,10 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
     try:
         outcome = yield from drive(ctx, main, label=f"graph {request['graph']!r}")
     except Exception as exc:
+        forget(run_id)
         hand_over(run_id, exc, failed=True)
         raise
-    finally:
-        forget(run_id)
+    forget(run_id)  # only when the run ended: a torn-down replay leaves the calls to the live execution
     hand_over(run_id, outcome)
     return checked({"checkpoint": outcome.checkpoint, "values": to_data(outcome.value)}, what="graph result")
 
