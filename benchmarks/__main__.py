@@ -39,6 +39,8 @@ class Benchmark:
 
 BENCHMARKS = (
     Benchmark("engine_bench.py", ("--workflows", "300", "--concurrency", "32"), ("--workflows", "60")),
+    Benchmark("load_bench.py", (), ("--workflows", "200", "--churn-workflows", "50", "--workers", "4", "--kills", "1",
+                                    "--connections", "100")),
     Benchmark("openai_agents_overhead.py", ("--turns", "20", "--repeats", "5", "--model-latency", "0"),
               ("--turns", "10", "--repeats", "2", "--model-latency", "0"), ("agents",)),
     Benchmark("peers/dbos_peer.py", ("--turns", "15", "50", "--repeats", "7", "--concurrent", "50"),

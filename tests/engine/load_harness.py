@@ -435,8 +435,11 @@ class ConnectionRun:
     dropped_streams: int
     dropped_waits: int
     killed_holders: int
+    """Streams and waits open in the process when it was SIGKILLed."""
+    killed_refused: int
+    """Streams and waits that process was refused (RESOURCE_EXHAUSTED: more than the limits at once)."""
     exhausted: int
-    """Calls answered RESOURCE_EXHAUSTED (more streams or waits open at once than the limits allow)."""
+    """Calls of this process answered RESOURCE_EXHAUSTED."""
     unexpected: list[str]
 
 
@@ -454,9 +457,13 @@ def _drop_after(call: Any, seconds: float) -> str:
     return "OPEN"
 
 
+OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
+"""Channel option: a connection of the channel's own (channels of one process share one otherwise)."""
+
+
 def one_connection(port: int, kind: int, waiting_instance: str) -> str:
     """Open a channel, do one thing on it, close it; what happened (a status code name or OPEN)."""
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=OWN_CONNECTION)
     try:
         stub = _stub(channel)
         if kind == 0:
@@ -484,13 +491,15 @@ import dapr.ext.workflow._durabletask.internal.protos as pb
 port, count, instance = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 calls = []
 for n in range(count):
-    stub = stubs.TaskHubSidecarServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.use_local_subchannel_pool", 1)])
+    stub = stubs.TaskHubSidecarServiceStub(channel)
     if n % 2:
         calls.append(stub.GetWorkItems(pb.GetWorkItemsRequest()))
     else:
         calls.append(stub.WaitForInstanceCompletion.future(pb.GetInstanceRequest(instanceId=instance)))
 time.sleep(0.5)
-print("holding", sum(not c.done() for c in calls), flush=True)
+refused = sum(c.done() and c.code() == grpc.StatusCode.RESOURCE_EXHAUSTED for c in calls)
+print("holding", sum(not c.done() for c in calls), "refused", refused, flush=True)
 time.sleep(600)
 """
 """A process that opens ``count`` channels, each with a stream or a wait left open, until SIGKILLed."""
@@ -508,7 +517,8 @@ def open_and_drop_connections(directory: Path, port: int, *, connections: int, k
         holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(port), str(killed), waiting_instance],
                                   stdout=sink, stderr=subprocess.STDOUT, env=child_env())
     try:
-        held = wait_until(lambda: re.search(r"holding (\d+)", output.read_text()), "the holder", STARTUP_TIMEOUT)
+        held = wait_until(lambda: re.search(r"holding (\d+) refused (\d+)", output.read_text()), "the holder",
+                          STARTUP_TIMEOUT)
     finally:
         holder.kill()
         holder.wait(timeout=30)
@@ -522,6 +532,7 @@ def open_and_drop_connections(directory: Path, port: int, *, connections: int, k
         dropped_streams=sum(1 for kind, code in outcomes if kind == 2 and code == "OPEN"),
         dropped_waits=sum(1 for kind, code in outcomes if kind == 3 and code == "OPEN"),
         killed_holders=int(held.group(1)),
+        killed_refused=int(held.group(2)),
         exhausted=codes["RESOURCE_EXHAUSTED"],
         unexpected=unexpected,
     )
