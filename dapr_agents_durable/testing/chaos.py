@@ -2,7 +2,7 @@
 
 A chaos trial runs one durable run of a tool-loop app to its end while killing it (SIGKILL)
 at the points of a :class:`KillPlan`: during a model request, during a tool call, at a
-random moment, or during start-up. With ``separate_engine`` the app runs against
+random moment of the run, or while the engine starts. With ``separate_engine`` the app runs against
 ``dapr-agents-durable engine`` in its own process, and kills land on the engine as well.
 After each kill the same command starts again (the engine on the same port and database;
 an app that exits because its engine went away is started again too). :class:`ChaosFigures`
@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import re
@@ -81,8 +82,9 @@ def hold_tool_call(n: int) -> None:
 @dataclass(frozen=True)
 class KillPoint:
     """Where one kill lands on ``target``: during model request ``value``, during tool call
-    ``value``, ``value`` seconds after the run last progressed, or ``value`` seconds into the
-    target's start."""
+    ``value``, ``value`` seconds after the run (re)started making progress, or ``value``
+    seconds after the target's engine took the database lock (its start; for an app on a
+    separate engine: ``value`` seconds after the app started)."""
 
     kind: KillKind
     value: float
@@ -95,7 +97,8 @@ class KillPoint:
         if self.kind == "tool":
             return f"{who}during tool call {int(self.value)}"
         if self.kind == "startup":
-            return f"{self.value:.2f} s into the {self.target}'s start"
+            return f"{self.value:.2f} s into the {self.target}'s engine start" if self.target == "app" \
+                else f"{self.value:.2f} s into the engine's start"
         return f"{who}{self.value:.2f} s after progress"
 
 
@@ -107,8 +110,8 @@ class KillPlan:
     requests: int
     tools: int
     targets: tuple[KillTarget, ...] = ("app",)
-    moment_range: tuple[float, float] = (0.5, 4.0)
-    startup_range: tuple[float, float] = (0.05, 1.5)
+    moment_range: tuple[float, float] = (0.02, 1.2)
+    startup_range: tuple[float, float] = (0.0, 0.6)
     random: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -180,7 +183,6 @@ class EngineProcess:
         self._options = list(options)
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
-        self.spawned_at = 0.0
         self.ready = False
         """Whether the process serves (it was started, and not killed since)."""
         self._starts = 0
@@ -194,7 +196,6 @@ class EngineProcess:
                 [sys.executable, "-m", "dapr_agents_durable", "engine", "--host", "127.0.0.1",
                  "--port", str(self.port), "--db", str(self._db_path), *self._options],
                 stdout=log, stderr=subprocess.STDOUT, env=self._env)
-        self.spawned_at = time.monotonic()
 
     def start(self, timeout: float = 60.0) -> None:
         """Start the process and wait until it serves (learning its port on the first start)."""
@@ -275,6 +276,7 @@ class ChaosTrial:
         self._launches = 0
         self._app_spawned_at = 0.0
         self._engine_hit: int | None = None  # requests paid when an engine kill hit the running app
+        self._lock_seen: dict[int, float] = {}
 
     def _answer(self, request: RecordedRequest) -> Step:
         done = len(request.tool_outputs)
@@ -368,16 +370,17 @@ class ChaosTrial:
         elif point.kind == "tool":
             reached = self._wait_for(lambda: self._in_tool(int(point.value)), lambda: self._tool_passed(point.value))
         elif point.kind == "startup":
-            spawned = self._app_spawned_at if point.target == "app" else self._engine_spawned_at()
-            if time.monotonic() > spawned + point.value:  # its start is over: kill it, start it again
+            started = self._started_at(point.target)
+            if started is not None and time.monotonic() > started + point.value:  # its start is over: start again
                 if not self._kill(point.target):
                     return False
                 self._spawn(point.target)
-            reached = self._wait_for(lambda: time.monotonic() >= self._spawned_at(point.target) + point.value,
-                                     lambda: False)
+            reached = self._wait_for(lambda: time.monotonic() >= (self._started_at(point.target) or math.inf)
+                                     + point.value, lambda: False)
         else:
-            target = time.monotonic() + point.value
-            reached = self._wait_for(lambda: time.monotonic() >= target, lambda: False)
+            reached = self._wait_for(lambda: self.server.request_count > 0, lambda: False)
+            moment = time.monotonic() + point.value
+            reached = reached and self._wait_for(lambda: time.monotonic() >= moment, lambda: False)
         return reached and self._kill(point.target)
 
     def _wait_for(self, reached: Callable[[], bool], passed: Callable[[], bool]) -> bool:
@@ -416,11 +419,22 @@ class ChaosTrial:
             assert self.engine is not None
             self.engine.spawn()
 
-    def _engine_spawned_at(self) -> float:
-        return self.engine.spawned_at if self.engine is not None else 0.0
-
-    def _spawned_at(self, target: KillTarget) -> float:
-        return self._app_spawned_at if target == "app" else self._engine_spawned_at()
+    def _started_at(self, target: KillTarget) -> float | None:
+        """When the target's engine took the database lock (None: not yet); an app on a separate
+        engine: when it was started."""
+        if target == "app" and self.engine is not None:
+            return self._app_spawned_at
+        process = self._app if target == "app" else self.engine.process if self.engine is not None else None
+        lock = self._work / "engine.db.lock"
+        try:
+            holder = lock.read_text().split(" ")
+            listening_for = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return None
+        if process is None or holder[0] != str(process.pid):
+            return None
+        seen = time.monotonic() - listening_for if len(holder) > 1 else time.monotonic()
+        return self._lock_seen.setdefault(process.pid, seen)
 
     def _recover(self, target: KillTarget) -> None:
         """Start the killed process again; wait for the run's next progress (or its end)."""
