@@ -89,6 +89,7 @@ def test_workers_connecting_and_disconnecting(engine: EngineProcess, tmp_path: P
     _assert_back_to_baseline(engine, baseline.fds, baseline.rss_kib)
 
 
+@pytest.mark.crash
 def test_five_hundred_connections_opened_and_dropped(tmp_path: Path) -> None:
     """500 raw channels (a call and close, or a stream or wait left open and dropped, 100 of
     them by SIGKILLing the process holding them): the engine's descriptors return to their
