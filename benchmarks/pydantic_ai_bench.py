@@ -41,10 +41,13 @@ from pydantic_ai.durable_exec.dbos import DBOSDurability
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import UsageLimits
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
 
 PROMPT = "Record the steps, one tool call per turn."
+LIMITS = UsageLimits(request_limit=None)
+"""No request limit (PydanticAI's default of 50 would end runs of K >= 50)."""
 STEPS, CRASH_AT = 14, 13
 
 
@@ -103,7 +106,7 @@ _DBOS_AGENTS: dict[str, Agent[None, str]] = {}
 
 @DBOS.workflow()
 async def dbos_run(name: str) -> str:
-    return (await _DBOS_AGENTS[name].run(PROMPT)).output
+    return (await _DBOS_AGENTS[name].run(PROMPT, usage_limits=LIMITS)).output
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -126,9 +129,9 @@ async def per_step(turns: int, repeats: int) -> dict[str, list[float]]:
     _DBOS_AGENTS[f"dbos_{turns}"] = dbos_agent(f"dbos_{turns}", loop_model(turns))
     ours = DaprAgent(plain_agent(f"ours_{turns}", loop_model(turns)))
     kinds: dict[str, Callable[[int], Callable[[], Awaitable[Any]]]] = {
-        "plain": lambda i: lambda: plain.run(PROMPT),
+        "plain": lambda i: lambda: plain.run(PROMPT, usage_limits=LIMITS),
         "dbos": lambda i: lambda: dbos_run(f"dbos_{turns}"),
-        "ours": lambda i: lambda: ours.run(PROMPT, run_id=f"pai-bench-{turns}-{i}"),
+        "ours": lambda i: lambda: ours.run(PROMPT, run_id=f"pai-bench-{turns}-{i}", usage_limits=LIMITS),
     }
     for make in kinds.values():
         await _timed(make(-1), turns)

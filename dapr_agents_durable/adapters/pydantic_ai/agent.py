@@ -272,6 +272,7 @@ class DaprAgent(Generic[DepsT, OutputT]):
             if state is not None and state.runtime_status in TERMINAL and isinstance(results, DeferredToolResults):
                 approvals.check_not_ended_with_calls(result, results, run_id)
             paused = approvals.awaiting_approval(result)
+            arguments.hold_total_usage(kwargs, result.usage)
             return result
         finally:
             if not paused:

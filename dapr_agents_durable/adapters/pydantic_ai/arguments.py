@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from typing import Any
 
@@ -87,6 +88,14 @@ def split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
                 pass
         in_process[name] = value
     return persisted, in_process
+
+
+def hold_total_usage(kwargs: dict[str, Any], total: RunUsage) -> None:
+    """The ``usage=`` object the caller passed holds the run's total, as natively (the run got a copy)."""
+    usage = kwargs.get("usage")
+    if isinstance(usage, RunUsage) and usage is not total:
+        for field in dataclasses.fields(RunUsage):
+            setattr(usage, field.name, getattr(total, field.name))
 
 
 def restore(persisted: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from collections import Counter
 from typing import TYPE_CHECKING, Any
@@ -30,7 +29,6 @@ from pydantic import TypeAdapter
 from pydantic_ai._agent_graph import GraphAgentState
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.run import AgentRunResult
-from pydantic_ai.usage import RunUsage
 
 from dapr_agents_durable.adapters.pydantic_ai import arguments
 from dapr_agents_durable.adapters.pydantic_ai.codec import MESSAGES, USAGE
@@ -85,10 +83,7 @@ async def run_delegate(
         result = handed[1]
     else:
         result = _rebuilt(record, kwargs.get("output_type") or dagent.agent.output_type)
-    usage = kwargs.get("usage")
-    if isinstance(usage, RunUsage):
-        for field in dataclasses.fields(RunUsage):  # the passed object holds the total, as natively
-            setattr(usage, field.name, getattr(result.usage, field.name))
+    arguments.hold_total_usage(kwargs, result.usage)
     return result
 
 

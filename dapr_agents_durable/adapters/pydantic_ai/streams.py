@@ -20,6 +20,10 @@ live item of a finished run gets what a local replay of its history publishes):
   only publishes them. Model events come from the completed response (one ``PartStartEvent`` per
   part carrying its whole content), tool events as PydanticAI emits them.
 
+What a run publishes is fixed when it starts: attaching with ``iter`` to a run started with
+``run`` shows its ``End`` node only, and a handler passed when attaching to a run started
+without one sees no events.
+
 Example::
 
     async with DaprAgent(agent).iter("Weather in Paris?", run_id="w-1") as run:

@@ -28,7 +28,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.usage import UsageLimits
+from pydantic_ai.usage import RunUsage, UsageLimits
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
 
@@ -230,6 +230,17 @@ def test_usage_limits_raise_usage_limit_exceeded_as_natively() -> None:
     with pytest.raises(UsageLimitExceeded) as durable:
         DaprAgent(agent).run_sync("Weather?", run_id="fid-limits-1", deps=deps, usage_limits=limits)
     assert str(durable.value) == str(native.value)
+
+
+def test_a_usage_passed_in_starts_the_count_and_holds_the_total_as_natively() -> None:
+    agent = weather_agent("fid-usage")
+    deps = Deps("ada", {"Paris": "sunny", "Oslo": "rain"})
+    native_usage, durable_usage = RunUsage(requests=3, input_tokens=40), RunUsage(requests=3, input_tokens=40)
+    native = agent.run_sync("Weather?", deps=deps, usage=native_usage)
+    durable = DaprAgent(agent).run_sync("Weather?", run_id="fid-usage-1", deps=deps, usage=durable_usage)
+    same_run(native, durable)
+    assert durable_usage == native_usage == native.usage
+    assert native_usage.requests == 3 + 2
 
 
 def echo_script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
