@@ -140,8 +140,8 @@ class DaprAgent(Generic[DepsT, OutputT]):
         """``Agent.run_stream`` as a durable run: PydanticAI's ``StreamedRunResult``, one model response a stream.
 
         The run stops at the first final output, as natively; its model response arrives whole (the
-        model activity returns it), so ``stream_text``/``stream_output`` yield it once and the block is
-        entered once the run has its output. ``run_id``, ``approval_timeout`` and ``event_stream_handler``
+        model activity streams it from the provider and stores it complete), so ``stream_text`` /
+        ``stream_output`` yield it once and the block is entered once the run has its output. ``run_id``, ``approval_timeout`` and ``event_stream_handler``
         as for :meth:`run`.
         """
         arguments.check_names(kwargs, method="run_stream")
