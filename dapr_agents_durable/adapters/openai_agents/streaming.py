@@ -56,11 +56,8 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import dataclasses
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from agents import (
@@ -93,6 +90,7 @@ from dapr_agents_durable.adapters.openai_agents import approvals, results, sessi
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.runtime import DurableRuntime
+from dapr_agents_durable.runtime.live import CHANNELS, Listener, collecting_replayed, publish
 
 
 # ---------------------------------------------------------------------------- model responses as events
@@ -251,82 +249,6 @@ def _new_result(
     return results.resumable(result, run_id)  # type: ignore[no-any-return]
 
 
-# ---------------------------------------------------------------------------- the in-process channel
-
-
-class _Listener:
-    """One caller's end of a run's channel: events sent from any thread arrive on its loop."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, result: DurableRunResultStreaming) -> None:
-        self._loop = loop
-        self._result = result
-        self.delivered = 0
-
-    def send(self, event: StreamEvent) -> None:
-        with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody listens
-            self._loop.call_soon_threadsafe(self._receive, event)
-
-    def _receive(self, event: StreamEvent) -> None:
-        self.delivered += 1
-        self._result._push(event)
-
-
-class _Channels:
-    """The listeners of each run streamed in this process, by run id (thread-safe)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._listeners: dict[str, list[_Listener]] = {}
-
-    def add(self, run_id: str, listener: _Listener) -> None:
-        with self._lock:
-            self._listeners.setdefault(run_id, []).append(listener)
-
-    def remove(self, run_id: str, listener: _Listener) -> None:
-        with self._lock:
-            listeners = self._listeners.get(run_id, [])
-            if listener in listeners:
-                listeners.remove(listener)
-            if not listeners:
-                self._listeners.pop(run_id, None)
-
-    def send(self, run_id: str, event: StreamEvent) -> None:
-        with self._lock:
-            listeners = list(self._listeners.get(run_id, ()))
-        for listener in listeners:
-            listener.send(event)
-
-
-_CHANNELS = _Channels()
-_replay = threading.local()
-"""``sink``: (run id, events) while this thread replays that run to rebuild its event stream."""
-
-
-@contextlib.contextmanager
-def _collecting_replayed(run_id: str) -> Iterator[list[StreamEvent]]:
-    """Collect the events a local replay of ``run_id`` on this thread produces."""
-    events: list[StreamEvent] = []
-    previous = getattr(_replay, "sink", None)
-    _replay.sink = (run_id, events)
-    try:
-        yield events
-    finally:
-        _replay.sink = previous
-
-
-def _publish(run_id: str, event: StreamEvent) -> None:
-    """Hand a workflow-side event over: live ones to the run's listeners, replayed ones to a local replay."""
-    execution = current_execution()
-    if execution.is_tearing_down:
-        return
-    if not execution.is_replaying:
-        _CHANNELS.send(run_id, event)
-        return
-    sink = getattr(_replay, "sink", None)
-    if sink is not None and sink[0] == run_id:
-        sink[1].append(event)
-
-
 # ---------------------------------------------------------------------------- workflow side
 
 
@@ -338,7 +260,7 @@ async def streamed_run(starting_agent: Agent[Any], input: Any, **options: Any) -
     run_id = current_execution().instance_id
     result = SdkRunner.run_streamed(starting_agent, input, **options)
     async for event in result.stream_events():
-        _publish(run_id, event)
+        publish(run_id, event)
     return result
 
 
@@ -366,14 +288,14 @@ def run_streamed(
     loop = asyncio.get_running_loop()
     result = _new_result(starting_agent, input, context, max_turns, run_id)
     result.run_loop_task = loop.create_task(
-        _follow(result, _Listener(loop, result), runtime, request, spec, decisions), name=f"durable-stream-{run_id}"
+        _follow(result, Listener(loop, result._push), runtime, request, spec, decisions), name=f"durable-stream-{run_id}"
     )
     return result
 
 
 async def _follow(
     result: DurableRunResultStreaming,
-    listener: _Listener,
+    listener: Listener,
     runtime: DurableRuntime,
     request: dict[str, Any],
     spec: RunSpec,
@@ -386,11 +308,11 @@ async def _follow(
     try:
         RUNS[run_id] = spec
         session_seam.register(run_id, spec.session)
-        _CHANNELS.add(run_id, listener)
+        CHANNELS.add(run_id, listener)
         try:
             rest = await asyncio.to_thread(results.wait_at_rest, runtime, request, run_id, decisions)
         finally:
-            _CHANNELS.remove(run_id, listener)
+            CHANNELS.remove(run_id, listener)
         replayed, value, error = await asyncio.to_thread(_settle, runtime, run_id, rest)
         if listener.delivered == 0 and _streams_again(rest):
             _stream_again(result, replayed, value, error)
@@ -413,7 +335,7 @@ def _settle(
     runtime: DurableRuntime, run_id: str, rest: results.Rest
 ) -> tuple[list[StreamEvent], Any, BaseException | None]:
     """The resting run's events rebuilt by a local replay (if one was needed), and its result or error."""
-    with _collecting_replayed(run_id) as replayed:
+    with collecting_replayed(run_id) as replayed:
         try:
             return replayed, results.result_at_rest(runtime, run_id, rest.state), None
         except Exception as exc:  # noqa: BLE001 - the SDK's exception reaches the caller's stream
