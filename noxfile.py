@@ -89,7 +89,7 @@ def upstream_openai_agents(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Every benchmark, with the peers (DBOS) installed; rewrites benchmarks/README.md's latest run."""
     session.install("-e", ".[openai-agents,langgraph,pydantic-ai]", "dbos==3.4.0", "dbos-openai-agents==0.3.0",
-                    "langgraph-checkpoint-sqlite==3.1.2")
+                    "langgraph-checkpoint-sqlite==3.1.2", "yappi==1.7.6")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 

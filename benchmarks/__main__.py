@@ -43,6 +43,7 @@ BENCHMARKS = (
                                     "--connections", "100")),
     Benchmark("openai_agents_overhead.py", ("--turns", "20", "--repeats", "5", "--model-latency", "0"),
               ("--turns", "10", "--repeats", "2", "--model-latency", "0"), ("agents",)),
+    Benchmark("step_profile.py", ("--turns", "30", "--runs", "10"), ("--turns", "10", "--runs", "2"), ("agents", "yappi")),
     Benchmark("peers/dbos_peer.py", ("--turns", "15", "50", "--repeats", "7", "--concurrent", "50"),
               ("--turns", "15", "--repeats", "2", "--concurrent", "10"), ("agents", "dbos", "dbos_openai_agents")),
     Benchmark("history_bench.py", ("--turns", "100", "--note-sentences", "4"), ("--turns", "20"), ("agents",)),

@@ -126,7 +126,9 @@ def main() -> None:
     DBOS(config={"name": "peer-bench", "system_database_url": f"sqlite:///{os.path.join(work, 'dbos.sqlite')}"})
     DBOS.launch()
 
-    print(f"OpenAI Agents tool loop, zero-latency in-process model, {os.cpu_count()} cores; ms per step")
+    synchronous = os.environ.get("DAPR_AGENTS_DURABLE_SYNCHRONOUS", "NORMAL").strip().upper()
+    print(f"OpenAI Agents tool loop, zero-latency in-process model, {os.cpu_count()} cores; ms per step; "
+          f"ours with SQLite synchronous={synchronous} (WAL), DBOS with SQLite's defaults (rollback journal, FULL)")
     print("| K | native p50 / p90 | DBOS p50 / p90 | ours p50 / p90 | added: DBOS | added: ours | ours / DBOS added |")
     print("|---|---|---|---|---|---|---|")
     for turns in args.turns:

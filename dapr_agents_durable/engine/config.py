@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 SENTINEL_TIMER_SECONDS = 253402300799  # 9999-12-31T23:59:59Z: an indefinite wait's timer
+SYNCHRONOUS_ENV = "DAPR_AGENTS_DURABLE_SYNCHRONOUS"
+"""Environment variable choosing SQLite's ``synchronous`` setting of the engine: NORMAL or FULL."""
 
 
 @dataclass(frozen=True)
@@ -86,10 +88,17 @@ class EngineConfig:
 
     @classmethod
     def from_env(cls, **overrides: object) -> "EngineConfig":
-        """Build a config from ``DAPR_API_TOKEN`` and explicit overrides."""
+        """Build a config from ``DAPR_API_TOKEN``, ``$DAPR_AGENTS_DURABLE_SYNCHRONOUS`` (``NORMAL``,
+        the default, or ``FULL``) and explicit overrides."""
         values: dict[str, object] = {}
         token = os.environ.get("DAPR_API_TOKEN")
         if token:
             values["api_token"] = token
+        synchronous = os.environ.get(SYNCHRONOUS_ENV, "").strip().upper()
+        if synchronous not in ("", "NORMAL", "FULL"):
+            raise ValueError(f"{SYNCHRONOUS_ENV} must be NORMAL (survives kill -9) or FULL (survives power loss), "
+                             f"got {os.environ[SYNCHRONOUS_ENV]!r}")
+        if synchronous == "FULL":
+            values["synchronous_full"] = True
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
