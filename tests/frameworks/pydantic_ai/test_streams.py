@@ -34,7 +34,7 @@ from pydantic_ai.messages import (
 from pydantic_ai.models.function import AgentInfo, DeltaToolCall, DeltaToolCalls, FunctionModel
 from pydantic_ai._agent_graph import End
 
-from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
+from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, durable_options
 
 pytestmark = pytest.mark.anyio
 
@@ -89,6 +89,29 @@ async def _nodes(run: Any) -> list[str]:
         if names[-1] == "CallToolsNode":
             seen.set()
     return names
+
+
+def recorder(into: list[AgentStreamEvent], threads: set[int]) -> Any:
+    async def handler(ctx: RunContext[None], events: AsyncIterator[AgentStreamEvent]) -> None:
+        async for event in events:
+            into.append(event)
+            threads.add(threading.get_ident())
+            if isinstance(event, FunctionToolCallEvent):
+                seen.set()
+
+    return handler
+
+
+def tool_events(events: list[AgentStreamEvent]) -> list[Any]:
+    out: list[Any] = []
+    for event in events:
+        if isinstance(event, FunctionToolCallEvent):
+            out.append(("call", event.part.tool_name, event.part.args_as_dict()))
+        elif isinstance(event, FunctionToolResultEvent):
+            out.append(("result", event.part.content))
+        elif isinstance(event, FinalResultEvent):
+            out.append(("final", event.tool_name))
+    return out
 
 
 async def test_iter_yields_the_nodes_of_the_native_run_while_it_executes() -> None:
@@ -151,36 +174,26 @@ async def test_run_stream_reads_back_as_the_native_stream() -> None:
     assert durable.usage == native.usage
     same_run(native.result, durable.result)
 
+    native_events: list[AgentStreamEvent] = []
+    async with agent.run_stream("Weather in Paris?", event_stream_handler=recorder(native_events, set())) as native:
+        await native.get_output()
+    durable_events: list[AgentStreamEvent] = []
+    async with DaprAgent(agent).run_stream("Weather in Paris?", run_id="stream-events-1",
+                                           event_stream_handler=recorder(durable_events, set())) as streamed:
+        assert await streamed.get_output() == "It is sunny in Paris."
+    assert tool_events(durable_events) == tool_events(native_events) == [
+        ("call", "forecast", {"city": "Paris"}), ("result", "sunny in Paris"), ("final", None),
+    ]
+
+    calls.clear()
     async with DaprAgent(agent).run_stream("Weather in Paris?", run_id="stream-1") as again:
         assert [output async for output in again.stream_output()] == ["It is sunny in Paris."]
-    assert calls["model"] == 2  # the finished run's stored result
+    assert calls == Counter()  # the finished run's stored result
 
 
 async def test_event_stream_handler_runs_in_the_caller_with_the_native_tool_events() -> None:
     agent = weather("events-weather")
     caller = threading.get_ident()
-
-    def recorder(into: list[AgentStreamEvent], threads: set[int]) -> Any:
-        async def handler(ctx: RunContext[None], events: AsyncIterator[AgentStreamEvent]) -> None:
-            async for event in events:
-                into.append(event)
-                threads.add(threading.get_ident())
-                if isinstance(event, FunctionToolCallEvent):
-                    seen.set()
-
-        return handler
-
-    def tool_events(events: list[AgentStreamEvent]) -> list[Any]:
-        out: list[Any] = []
-        for event in events:
-            if isinstance(event, FunctionToolCallEvent):
-                out.append(("call", event.part.tool_name, event.part.args_as_dict()))
-            elif isinstance(event, FunctionToolResultEvent):
-                out.append(("result", event.part.content))
-            elif isinstance(event, FinalResultEvent):
-                out.append(("final", event.tool_name))
-        return out
-
     native_events: list[AgentStreamEvent] = []
     _fresh()
     native = await agent.run("Weather in Paris?", event_stream_handler=recorder(native_events, set()))
@@ -221,8 +234,6 @@ async def test_run_stream_and_iter_refuse_to_run_inside_a_durable_run() -> None:
     async def ask() -> str:
         async with inner.run_stream("Weather in Paris?") as streamed:
             return await streamed.get_output()
-
-    from dapr_agents_durable.adapters.pydantic_ai import durable_options
 
     durable_options(outer, tool="ask", activity=False)
     with pytest.raises(UserError, match=r"run_stream\(\) of agent 'stream-inner' was called inside a durable run"):
