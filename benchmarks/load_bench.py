@@ -128,7 +128,7 @@ def bench_connections(directory: Path, connections: int) -> None:
         began = time.perf_counter()
         with Sampler(engine) as sampler:
             run = open_and_drop_connections(directory, engine.port, connections=connections,
-                                            killed=connections // 5, threads=8, waiting_instance=waiting)
+                                            killed=connections // 5, threads=4, waiting_instance=waiting)
         seconds = time.perf_counter() - began
         after = engine.settle_fds(before.fds)
         print(f"connections: {connections} opened and dropped in {seconds:.1f} s ({connections / seconds:.0f}/s): "
