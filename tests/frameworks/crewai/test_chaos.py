@@ -2,6 +2,8 @@
 
 Kills land during LLM requests, during tool calls, at random moments and during the
 app's start (its embedded engine starting); after each kill the same command runs again.
+The task runs as a child workflow of the crew's run, so every model and tool call killed
+is one of a child workflow, and both runs must end completed.
 ``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 20),
 ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
 """
