@@ -10,6 +10,11 @@ the crew, which goes on as natively.
 A delegation tool call becomes ``crewai.delegate``: the child builds the crew's own
 ``AgentTools`` over the same coworkers and runs the tool, whose sync
 ``Agent.execute_task`` runs the coworker's ``aexecute_task`` on the durable loop.
+
+Guardrails run CrewAI's sync check (``Task._invoke_guardrail_function``, the one a
+native ``kickoff`` runs) as sync code on the durable loop: an LLM guardrail (a guardrail
+given as a string) kicks off its own agent synchronously, whose ``kickoff`` there runs
+``kickoff_async`` on the loop, so its LLM calls are ``crewai.model`` activities too.
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.run_ids import derived_run_id
 
 _native_aexecute_sync = Task.aexecute_sync
+_native_ainvoke_guardrail = Task._ainvoke_guardrail_function
 _native_execute_task = Agent.execute_task
+_native_kickoff = Agent.kickoff
 
 
 async def _aexecute_sync(self: Task, agent: Any = None, context: str | None = None, tools: Any = None) -> Any:
@@ -75,6 +82,24 @@ def _execute_task(self: Agent, task: Task, context: str | None = None, tools: An
     return _native_execute_task(self, task, context, tools)
 
 
+async def _ainvoke_guardrail_function(
+    self: Task, task_output: Any, agent: Any, tools: Any, guardrail: Any, guardrail_index: int | None = None
+) -> Any:
+    """On the durable loop: CrewAI's sync guardrail check, as sync code the loop runs."""
+    if not on_durable_loop():
+        return await _native_ainvoke_guardrail(self, task_output, agent, tools, guardrail, guardrail_index)
+    return await asyncio.to_thread(self._invoke_guardrail_function, task_output, agent, tools, guardrail, guardrail_index)
+
+
+def _kickoff(
+    self: Agent, messages: Any, response_format: Any = None, input_files: Any = None, from_checkpoint: Any = None
+) -> Any:
+    """``Agent.kickoff``: in sync code on the durable loop (an LLM guardrail's agent), the async one."""
+    if from_checkpoint is None and isinstance(greenlet.getcurrent(), BridgeGreenlet) and on_durable_loop():
+        return await_only(self.kickoff_async(messages, response_format, input_files))
+    return _native_kickoff(self, messages, response_format, input_files, from_checkpoint)
+
+
 def fresh_executor(agent: Any) -> None:
     """Let the agent build a new executor for this execution: one left behind by an execution the
     worker abandoned (a replay started over) may still count as running until it is torn down."""
@@ -82,9 +107,11 @@ def fresh_executor(agent: Any) -> None:
 
 
 def install() -> None:
-    """Route a durable crew's tasks to child workflows, and delegated sync runs to the loop (idempotent)."""
+    """Route a durable crew's tasks to child workflows, and sync agent runs to the loop (idempotent)."""
     Task.aexecute_sync = _aexecute_sync  # type: ignore[method-assign]
+    Task._ainvoke_guardrail_function = _ainvoke_guardrail_function  # type: ignore[method-assign]
     Agent.execute_task = _execute_task  # type: ignore[method-assign]
+    Agent.kickoff = _kickoff  # type: ignore[method-assign]
 
 
 async def _child_scope(instance_id: str, request: dict[str, Any]) -> RunScope:
