@@ -1,7 +1,8 @@
 """Graph values as JSON through LangChain's own serializer (messages keep their types).
 
 Node and tool outputs (a ``ToolMessage``, a ``Command`` with node names, any value) cross
-activity boundaries with :func:`encode_output` / :func:`decode_output`.
+activity boundaries with :func:`encode_output` / :func:`decode_output`; the messages of
+a run's model calls are encoded once per message object (:class:`MessageData`).
 
 Example::
 
@@ -11,12 +12,14 @@ Example::
 
 from __future__ import annotations
 
+import json
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core._api import LangChainBetaWarning
 from langchain_core.load import dumpd, load
-from langchain_core.messages import ToolMessage, message_to_dict, messages_from_dict
+from langchain_core.messages import BaseMessage, ToolMessage, message_to_dict, messages_from_dict
 from langgraph.types import Command
 
 from dapr_agents_durable.runtime.codec import JSONValue, checked
@@ -59,3 +62,28 @@ def decode_output(data: Any) -> Any:
             resume=from_data(parts["resume"]),
         )
     return from_data(data["value"])
+
+
+class MessageData:
+    """Messages as ``message_to_dict`` data and JSON text, each message object encoded once.
+
+    A graph's ``messages`` channel hands its nodes the same message objects at every step
+    (a node updates one by returning a new message, not by changing it in place, which no
+    checkpointer would keep either), so one run's model calls share the encoding of the
+    conversation so far and encode only its new messages.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[BaseMessage, dict[str, Any], str]] = {}
+
+    def encode(self, messages: Sequence[BaseMessage]) -> tuple[list[dict[str, Any]], list[str]]:
+        """Each message's ``message_to_dict`` data and its JSON text (keys sorted)."""
+        data, texts = [], []
+        for message in messages:
+            kept = self._kept.get(id(message))
+            if kept is None or kept[0] is not message:
+                encoded = message_to_dict(message)
+                kept = self._kept[id(message)] = (message, encoded, json.dumps(encoded, sort_keys=True, default=repr))
+            data.append(kept[1])
+            texts.append(kept[2])
+        return data, texts

@@ -10,8 +10,10 @@ response. ``stream``/``astream`` on a durable loop yield the whole response as o
 The history records each request as LangChain's ``messages_to_dict`` data, encoded against
 the run's previous model request (:mod:`dapr_agents_durable.runtime.deltas`): a request that
 extends the conversation stores only its new messages, so a run's history grows linearly
-with its length. The activity runs the model on the node's own messages, left for it in
-this process with the model (:mod:`.calls`). The result crosses the boundary as
+with its length, and each message object is encoded once per run
+(:class:`~dapr_agents_durable.adapters.langgraph.codec.MessageData`). The activity runs the
+model on the node's own messages, left for it in this process with the model
+(:mod:`~dapr_agents_durable.adapters.langgraph.calls`). The result crosses the boundary as
 ``message_to_dict`` data (tool calls, ``usage_metadata``, ``response_metadata`` survive);
 both are checked by the runtime codec.
 """
@@ -21,15 +23,17 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict, messages_to_dict
+from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
 from langchain_core.messages.utils import _msg_to_chunk
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from dapr_agents_durable.adapters.langgraph import resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
+from dapr_agents_durable.adapters.langgraph.codec import MessageData
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
 from dapr_agents_durable.loop import DurableExecution, await_only, current_execution
@@ -85,19 +89,29 @@ def install() -> None:
     BaseChatModel.astream = astream  # type: ignore[method-assign,assignment]
 
 
-_ENCODERS: weakref.WeakKeyDictionary[DurableExecution, DeltaEncoder] = weakref.WeakKeyDictionary()
+@dataclass
+class _Requests:
+    """Workflow side, per durable execution: the messages encoded so far and the request encoder."""
+
+    messages: MessageData = field(default_factory=MessageData)
+    encoder: DeltaEncoder = field(default_factory=DeltaEncoder)
+
+
+_REQUESTS: weakref.WeakKeyDictionary[DurableExecution, _Requests] = weakref.WeakKeyDictionary()
 
 
 async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any, kwargs: dict[str, Any]) -> ChatResult:
     execution = current_execution()
-    request: dict[str, Any] = {"model": type(model).__name__, "messages": messages_to_dict(messages)}
-    task, call = resumes.current_task(), resumes.digest({**request, "stop": stop, "kwargs": kwargs})
+    requests = _REQUESTS.get(execution)
+    if requests is None:
+        requests = _REQUESTS[execution] = _Requests()
+    data, texts = requests.messages.encode(messages)
+    name = type(model).__name__
+    task, call = resumes.current_task(), resumes.digest({"model": name, "messages": texts, "stop": stop, "kwargs": kwargs})
     reply = resumes.recall(execution, task, call)
     if reply is None:
-        encoder = _ENCODERS.get(execution)
-        if encoder is None:
-            encoder = _ENCODERS[execution] = DeltaEncoder()
-        payload = {**encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs))}
+        request = {"model": name, "messages": data}
+        payload = {**requests.encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs))}
         reply = await execution.call_activity(
             MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
         )
