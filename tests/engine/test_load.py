@@ -68,7 +68,7 @@ def test_workers_connecting_and_disconnecting(engine: EngineProcess, tmp_path: P
     """10 worker processes (one activity at a time each) serve 200 five-activity chains; each is
     stopped (3 are SIGKILLed instead) and replaced as the chains progress. Everything completes;
     a step ran again only after an execution cut off by its worker going away (a kill, or a
-    stop whose SDK dropped the result it finished too late), at most one execution per worker."""
+    stop whose SDK dropped the result it finished too late), at most one execution per killed worker."""
     baseline = engine.sample()
     log = ExecutionLog(tmp_path / "executions.log")
     churn = run_with_churning_workers(tmp_path, engine.port, log, workflows=200, workers=10, steps=5,
@@ -80,7 +80,9 @@ def test_workers_connecting_and_disconnecting(engine: EngineProcess, tmp_path: P
     # every execution but the last of a repeated step was in a worker that went away during it
     cut_off = Counter(pid for pids in repeated.values() for pid in pids[:-1])
     assert set(cut_off) <= churn.killed_pids | set(churn.stopped), (repeated, churn.killed_pids, churn.stopped)
-    assert max(cut_off.values(), default=0) <= 1, repeated
+    # a SIGKILL cuts off at most the one execution in flight; a stopped worker's SDK may finish and
+    # fail to deliver more than one on its way out, each of which it logs (checked below)
+    assert max((cut_off[pid] for pid in churn.killed_pids), default=0) <= 1, repeated
     for (instance, _), pids in repeated.items():
         for pid in pids[:-1]:
             if pid in churn.stopped:
