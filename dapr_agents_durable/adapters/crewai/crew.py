@@ -9,7 +9,7 @@ from typing import Any
 import crewai
 from crewai.crews.crew_output import CrewOutput
 
-from dapr_agents_durable.adapters.crewai import events, llm_seam, task_seam, tool_seam
+from dapr_agents_durable.adapters.crewai import events, llm_seam, rpm, task_seam, tool_seam
 from dapr_agents_durable.adapters.crewai.llm_seam import model_activity
 from dapr_agents_durable.adapters.crewai.names import DELEGATE_WORKFLOW, MODEL_ACTIVITY, TASK_WORKFLOW, TOOL_ACTIVITY, WORKFLOW
 from dapr_agents_durable.adapters.crewai.runs import CREWS, RUNS, CrewRun
@@ -29,6 +29,7 @@ def _ensure_registered(runtime: DurableRuntime) -> None:
     tool_seam.install()
     task_seam.install()
     events.install()
+    rpm.install()
     runtime.register_workflow(WORKFLOW, run_workflow)
     runtime.register_workflow(TASK_WORKFLOW, task_workflow)
     runtime.register_workflow(DELEGATE_WORKFLOW, delegate_workflow)

@@ -86,8 +86,15 @@ def _request(llm: BaseLLM, method: str, args: tuple[Any, ...], kwargs: dict[str,
 
 def absorb(usage: dict[str, dict[str, int]]) -> None:
     """Count token ``usage`` (by LLM slot) in this instance: on the crew's LLMs at the top of the
-    run, else in the child's ledger, which goes to its parent with its result."""
+    run (once per process: a replay of the run finds it counted), else in the child's ledger,
+    which goes to its parent with its result."""
     scope = run_scope()
+    if scope.top:
+        key = f"{current_execution().instance_id}/{next(scope.absorptions)}"
+        counted = runs.crew_run(scope.root, scope.crew_name, scope.inputs).counted
+        if key in counted:
+            return
+        counted.add(key)
     for slot, counts in usage.items():
         if scope.top:
             counters = runs.find_llm(scope.crew, slot)._token_usage

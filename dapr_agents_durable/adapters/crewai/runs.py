@@ -31,6 +31,8 @@ class CrewRun:
     inputs: dict[str, Any] = field(default_factory=dict)
     prepared: bool = False
     """CrewAI's kickoff preparation (inputs interpolated, agents bound) ran in this process."""
+    counted: set[str] = field(default_factory=set)
+    """The token usage already counted on the crew's LLMs in this process (a replay skips it)."""
 
 
 RUNS: Registry[CrewRun] = Registry("CrewAI run")

@@ -27,7 +27,7 @@ import greenlet
 from crewai import Agent, Task
 from crewai.tools.agent_tools.agent_tools import AgentTools
 
-from dapr_agents_durable.adapters.crewai import runs
+from dapr_agents_durable.adapters.crewai import rpm, runs
 from dapr_agents_durable.adapters.crewai.body import run_in_scope
 from dapr_agents_durable.adapters.crewai.errors import aborting, as_raised
 from dapr_agents_durable.adapters.crewai.llm_seam import absorb
@@ -54,6 +54,7 @@ async def _aexecute_sync(self: Task, agent: Any = None, context: str | None = No
         index = next((i for i, task in enumerate(crew.tasks) if task is self), None)
         if index is None:  # a task the crew does not list: runs in the crew's workflow
             return await _native_aexecute_sync(self, agent, context, tools)
+        windows = rpm.snapshot(scope)
         request = {
             "root": scope.root,
             "crew": scope.crew_name,
@@ -61,6 +62,7 @@ async def _aexecute_sync(self: Task, agent: Any = None, context: str | None = No
             "task": index,
             "agent": runs.agent_slot(crew, agent or self.agent),
             "context": checked(context, what=f"context of task {index}"),
+            "rpm": windows,
         }
         try:
             done = await current_execution().call_child_workflow(
@@ -69,6 +71,7 @@ async def _aexecute_sync(self: Task, agent: Any = None, context: str | None = No
         except ChildWorkflowError as err:
             raise as_raised(err) from err
         absorb(done["usage"])
+        rpm.absorb(scope, windows, rpm.windows_of(done))
         output = decode_task_output(done["output"], self)
         self.output = output
         return output
@@ -116,7 +119,7 @@ def install() -> None:
 
 async def _child_scope(instance_id: str, request: dict[str, Any]) -> RunScope:
     crew = runs.crew_of(request["root"], request["crew"], request["inputs"])
-    return RunScope(request["root"], request["crew"], request["inputs"], crew, top=False)
+    return RunScope(request["root"], request["crew"], request["inputs"], crew, top=False, rpm=rpm.windows_of(request))
 
 
 def task_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Any:
@@ -129,7 +132,7 @@ def task_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Any:
         tools = crew._prepare_tools(agent, task, task.tools or agent.tools or [])
         fresh_executor(agent)
         output = await _native_aexecute_sync(task, agent, request["context"], tools)
-        return {"output": encode_task_output(output), "usage": scope.usage}
+        return {"output": encode_task_output(output), "usage": scope.usage, "rpm": scope.rpm}
 
     return (
         yield from run_in_scope(
@@ -146,7 +149,7 @@ def delegate_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> A
         coworkers = [by_role[role] for role in request["coworkers"] if role in by_role]
         tool = next(t for t in AgentTools(agents=coworkers).tools() if t.name == request["tool"])
         result = await asyncio.to_thread(tool._run, **request["arguments"])
-        return {"result": checked(result, what=f"result of {request['tool']!r}"), "usage": scope.usage}
+        return {"result": checked(result, what=f"result of {request['tool']!r}"), "usage": scope.usage, "rpm": scope.rpm}
 
     return (
         yield from run_in_scope(

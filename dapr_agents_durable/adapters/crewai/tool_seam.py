@@ -31,7 +31,7 @@ from crewai.tools.base_tool import Tool
 from crewai.tools.structured_tool import CrewStructuredTool, ToolUsageLimitExceededError
 from crewai.utilities.string_utils import sanitize_tool_name
 
-from dapr_agents_durable.adapters.crewai import runs
+from dapr_agents_durable.adapters.crewai import rpm, runs
 from dapr_agents_durable.adapters.crewai.errors import aborting, as_raised
 from dapr_agents_durable.adapters.crewai.llm_seam import absorb
 from dapr_agents_durable.adapters.crewai.names import DELEGATE_WORKFLOW, TOOL_ACTIVITY
@@ -69,11 +69,13 @@ def _durable(tool: BaseTool, arguments: dict[str, Any]) -> Any:
         base = {"root": scope.root, "crew": scope.crew_name, "inputs": scope.inputs}
         if isinstance(tool, BaseAgentTool):
             call_id = next_call_id("delegate")
+            windows = rpm.snapshot(scope)
             request = {
                 **base,
                 "tool": tool.name,
                 "coworkers": [agent.role for agent in tool.agents],
                 "arguments": checked(arguments, what=f"arguments of {tool.name!r}"),
+                "rpm": windows,
             }
             try:
                 done = await_only(
@@ -84,6 +86,7 @@ def _durable(tool: BaseTool, arguments: dict[str, Any]) -> Any:
             except ChildWorkflowError as err:
                 raise as_raised(err) from err
             absorb(done["usage"])
+            rpm.absorb(scope, windows, rpm.windows_of(done))
             return done["result"]
         call_id = next_call_id("tool")
         LIVE_TOOLS.add(f"{scope.root}/{tool.name}", tool)

@@ -3,6 +3,7 @@ concurrent tasks, callbacks, LLM guardrails, ``output_json``, coworker questions
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import crewai
@@ -10,12 +11,14 @@ import pytest
 from crewai import Agent, Process, Task
 from crewai.agents.parser import AgentFinish
 from crewai.tasks.task_output import TaskOutput
+from crewai.utilities import rpm_controller
 from pydantic import BaseModel
 from scripted import ScriptedLLM, ToolLog, tool_call
 from test_fidelity import children, compare, scheduled, weather_tools
 
-from dapr_agents_durable.adapters.crewai import Crew
+from dapr_agents_durable.adapters.crewai import Crew, rpm
 from dapr_agents_durable.adapters.crewai.names import DELEGATE_WORKFLOW, MODEL_ACTIVITY, TASK_WORKFLOW, TOOL_ACTIVITY
+from dapr_agents_durable.runtime import get_runtime
 
 
 def concurrent_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, list[ScriptedLLM]]:
@@ -176,3 +179,50 @@ def test_manager_question_to_a_coworker_is_a_child_workflow() -> None:
     assert "Is it sunny in Lima?" in llms[1].calls[0][-1]["content"]
     assert children("features-ask-task-0") == [DELEGATE_WORKFLOW]
     assert scheduled("features-ask-task-0-delegate-delegate-1") == [MODEL_ACTIVITY, TOOL_ACTIVITY, MODEL_ACTIVITY]
+
+
+def rpm_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, list[ScriptedLLM]]:
+    get_weather, get_time = weather_tools(log)
+    reporter_llm = ScriptedLLM(model="scripted", replies=[[tool_call("call_1", "get_weather", city="Bern")], "Sunny."])
+    writer_llm = ScriptedLLM(
+        model="scripted",
+        replies=[[tool_call("call_2", "get_weather", city="Bern")], [tool_call("call_3", "get_time", city="Bern")],
+                 "Bern: sunny at noon."],
+    )
+    reporter = Agent(role="reporter", goal="report weather", backstory="a meteorologist", llm=reporter_llm,
+                     tools=[get_weather], max_rpm=1)
+    writer = Agent(role="writer", goal="write headlines", backstory="an editor", llm=writer_llm,
+                   tools=[get_weather, get_time])
+    report = Task(description="Weather in {city}?", expected_output="one sentence", agent=reporter)
+    headline = Task(description="A headline.", expected_output="a headline", agent=writer, context=[report])
+    crew = crew_class(name="rpm-desk", agents=[reporter, writer], tasks=[report, headline], max_rpm=2)
+    return crew, [reporter_llm, writer_llm]
+
+
+def timers(run_id: str) -> list[float]:
+    """How far ahead of workflow time (its turn's start) each durable timer of ``run_id`` was set, in seconds."""
+    ahead, turn = [], None
+    for event in get_runtime().raw_history(run_id):
+        if event.HasField("workflowStarted"):
+            turn = event.timestamp.ToDatetime()
+        if event.HasField("timerCreated"):
+            assert turn is not None
+            ahead.append((event.timerCreated.fireAt.ToDatetime() - turn).total_seconds())
+    return ahead
+
+
+@pytest.mark.usefixtures("cold_replay")
+def test_max_rpm_waits_on_durable_timers_where_crewai_sleeps(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(rpm_controller, "time", SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr(rpm, "MINUTE", 5.0)  # a shorter minute for the durable run of the test
+
+    _, durable, *_ = compare(rpm_crew, "features-rpm", {"city": "Bern"})
+
+    assert durable.raw == "Bern: sunny at noon."
+    # The agent's own limit (1) before its 2nd request, the crew's (2) before the writer's 3rd.
+    assert slept == [60, 60]
+    # Every step replayed the task's code from its start (cold): no timer was set again.
+    assert timers("features-rpm-task-0") == [5.0]
+    assert timers("features-rpm-task-1") == [5.0]
+    assert timers("features-rpm") == []
