@@ -90,6 +90,7 @@ def test_callbacks_fire_as_natively_and_never_from_replayed_code() -> None:
     durable = durable_crew.kickoff(inputs={"city": "Rome"}, run_id="features-callbacks")
 
     assert durable.raw == native.raw == "Rome: sunny."
+    assert durable.token_usage == native.token_usage
     assert durable_calls.seen == native_calls.seen == [
         ("agent step", AgentFinish.__name__, "Sunny."),
         ("crew task", TaskOutput.__name__, "Sunny."),
@@ -189,14 +190,18 @@ def rpm_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, 
         replies=[[tool_call("call_2", "get_weather", city="Bern")], [tool_call("call_3", "get_time", city="Bern")],
                  "Bern: sunny at noon."],
     )
+    editor_llm = ScriptedLLM(model="scripted", replies=[[tool_call("call_4", "get_time", city="Bern")], "Approved."])
     reporter = Agent(role="reporter", goal="report weather", backstory="a meteorologist", llm=reporter_llm,
-                     tools=[get_weather], max_rpm=1)
+                     tools=[get_weather])
     writer = Agent(role="writer", goal="write headlines", backstory="an editor", llm=writer_llm,
                    tools=[get_weather, get_time])
+    editor = Agent(role="editor", goal="approve headlines", backstory="a chief editor", llm=editor_llm,
+                   tools=[get_time], max_rpm=1)
     report = Task(description="Weather in {city}?", expected_output="one sentence", agent=reporter)
     headline = Task(description="A headline.", expected_output="a headline", agent=writer, context=[report])
-    crew = crew_class(name="rpm-desk", agents=[reporter, writer], tasks=[report, headline], max_rpm=2)
-    return crew, [reporter_llm, writer_llm]
+    approval = Task(description="Approve the headline.", expected_output="approved", agent=editor, context=[headline])
+    crew = crew_class(name="rpm-desk", agents=[reporter, writer, editor], tasks=[report, headline, approval], max_rpm=2)
+    return crew, [reporter_llm, writer_llm, editor_llm]
 
 
 def timers(run_id: str) -> list[float]:
@@ -219,10 +224,12 @@ def test_max_rpm_waits_on_durable_timers_where_crewai_sleeps(monkeypatch: pytest
 
     _, durable, *_ = compare(rpm_crew, "features-rpm", {"city": "Bern"})
 
-    assert durable.raw == "Bern: sunny at noon."
-    # The agent's own limit (1) before its 2nd request, the crew's (2) before the writer's 3rd.
-    assert slept == [60, 60]
+    assert durable.raw == "Approved."
+    # The crew's limit (2) spans its first two tasks: before the writer's 1st and 3rd requests;
+    # the editor's own limit (1) before its 2nd.
+    assert slept == [60, 60, 60]
     # Every step replayed the task's code from its start (cold): no timer was set again.
-    assert timers("features-rpm-task-0") == [5.0]
-    assert timers("features-rpm-task-1") == [5.0]
+    assert timers("features-rpm-task-0") == []
+    assert timers("features-rpm-task-1") == [5.0, 5.0]
+    assert timers("features-rpm-task-2") == [5.0]
     assert timers("features-rpm") == []
