@@ -31,9 +31,9 @@ class RunScope:
     calls: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     """Numbers the instance's tool calls and children in the order its code makes them."""
     usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    """A child's token usage by LLM slot, handed to its parent with its result."""
     absorptions: Iterator[int] = field(default_factory=lambda: itertools.count(1))
     """Numbers the token usage the instance counts, in the order its code counts it."""
-    """A child's token usage by LLM slot, handed to its parent with its result."""
     rpm: dict[str, list[float]] = field(default_factory=dict)
     """The run's ``max_rpm`` windows by controller (see :mod:`.rpm`), handed down and back up."""
 
