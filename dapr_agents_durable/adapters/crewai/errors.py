@@ -12,11 +12,13 @@ A failed activity comes back as an :class:`~dapr_agents_durable.loop.ActivityErr
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 from collections.abc import Iterator
 
 from dapr_agents_durable.loop.errors import DurableLoopError, DurableTaskError
+from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
+
+__all__ = ["CallFailed", "DurableAbort", "aborting", "as_raised"]
 
 
 class DurableAbort(BaseException):
@@ -36,14 +38,6 @@ def aborting() -> Iterator[None]:
         raise DurableAbort(exc) from exc
 
 
-class CallFailed(Exception):
-    """An LLM or tool raised an exception type that cannot be rebuilt here; its text is the original's."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-
-
 def as_raised(err: DurableTaskError) -> Exception:
     """The exception the activity's LLM or tool raised: same type for built-ins, else :class:`CallFailed`.
 
@@ -52,10 +46,4 @@ def as_raised(err: DurableTaskError) -> Exception:
     error_type, message = err.error_type, err.error_message
     if error_type == "NonRetryableError" and ": " in message:
         error_type, message = message.split(": ", 1)
-    kind = getattr(builtins, error_type, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(message)
-        except Exception:  # a built-in with a different constructor
-            pass
-    return CallFailed(error_type, message)
+    return rebuilt(error_type, message)

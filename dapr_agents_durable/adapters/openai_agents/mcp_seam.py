@@ -40,6 +40,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import DurableLoopError
 from dapr_agents_durable.runtime import Registry
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
 from dapr_agents_durable.runtime.registry import registered
 
 MCP_SERVERS: Registry[Homed[MCPServer]] = Registry("MCP server")
@@ -122,12 +123,8 @@ def _wrap(server: MCPServer, agent_name: str) -> None:
         server.call_tool = _DurableCallTool(server, agent_name, server.call_tool)  # type: ignore[method-assign]
 
 
-class MCPCallFailed(Exception):
+class MCPCallFailed(CallFailed):
     """The MCP server call raised an exception that is rebuilt as its text (``error_type`` names it)."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 def _raise_recorded_error(reply: dict[str, Any]) -> Any:
@@ -139,9 +136,7 @@ def _raise_recorded_error(reply: dict[str, Any]) -> Any:
         data = ErrorData.model_validate(error["mcp"])
         from_data = getattr(MCPError, "from_error_data", None)
         raise from_data(data) if callable(from_data) else MCPError(data)
-    if error["type"] == "UserError":
-        raise UserError(error["message"])
-    raise MCPCallFailed(error["type"], error["message"])
+    raise rebuilt(error["type"], error["message"], {"UserError": UserError}, fallback=MCPCallFailed)
 
 
 def _encode_error(exc: Exception) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import Registry
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
 from dapr_agents_durable.runtime.registry import registered
 
 
@@ -96,12 +97,9 @@ def _session_id(session: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class SessionCallFailed(Exception):
-    """The real session raised; the message is its exception's, ``error_type`` its class name."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
+class SessionCallFailed(CallFailed):
+    """The real session raised an exception type that cannot be rebuilt here; the message is its
+    exception's, ``error_type`` its class name."""
 
 
 class DurableSession(SessionABC):
@@ -129,7 +127,7 @@ class DurableSession(SessionABC):
         try:
             reply = await current_execution().call_activity(SESSION_ACTIVITY, request)
         except ActivityError as err:
-            raise SessionCallFailed(err.error_type, err.error_message) from err
+            raise rebuilt(err.error_type, err.error_message, fallback=SessionCallFailed) from err
         if reply["session_id"] is not None:
             self.session_id = reply["session_id"]
         return reply["result"]

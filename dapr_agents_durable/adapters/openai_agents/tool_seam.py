@@ -8,7 +8,6 @@ working in plain ``agents.Runner`` runs.
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 import dapr.ext.workflow as wf
@@ -26,6 +25,7 @@ from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output,
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
+from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
 from dapr_agents_durable.runtime.run_ids import nested_runs
 
 _USAGE = TypeAdapter(Usage)
@@ -100,12 +100,8 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     return result
 
 
-class ToolFailed(Exception):
+class ToolFailed(CallFailed):
     """A tool raised an exception type that cannot be rebuilt here; its text is the original's."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 _SDK_ERRORS: dict[str, type[Exception]] = {
@@ -117,10 +113,4 @@ _SDK_ERRORS: dict[str, type[Exception]] = {
 def _as_raised(err: DurableTaskError) -> Exception:
     """The exception the tool raised, as close as it can be rebuilt (same type for built-ins and
     the SDK's message-only errors, which the SDK lets end the run unwrapped)."""
-    kind = _SDK_ERRORS.get(err.error_type) or getattr(builtins, err.error_type, None)
-    if isinstance(kind, type) and issubclass(kind, Exception):
-        try:
-            return kind(err.error_message)
-        except Exception:  # a built-in with a different constructor
-            pass
-    return ToolFailed(err.error_type, err.error_message)
+    return rebuilt(err.error_type, err.error_message, _SDK_ERRORS, fallback=ToolFailed)

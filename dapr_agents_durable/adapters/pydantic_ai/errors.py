@@ -14,20 +14,17 @@ Example::
 
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 from pydantic_ai import exceptions
 
+from dapr_agents_durable.runtime import raised
 from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.raised import CallFailed
 
 
-class ToolFailed(Exception):
+class ToolFailed(CallFailed):
     """A model or tool call raised an exception type that cannot be rebuilt here; its text is the original's."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
 
 
 _MESSAGE_ONLY: dict[str, type[Exception]] = {
@@ -62,13 +59,7 @@ def decode_error(data: dict[str, Any]) -> Exception:
 
 def rebuilt(kind: str, message: str) -> Exception:
     """An exception of type name ``kind`` (PydanticAI's message-only ones, built-ins) with ``message``."""
-    cls = _MESSAGE_ONLY.get(kind) or getattr(builtins, kind, None)
-    if isinstance(cls, type) and issubclass(cls, Exception):
-        try:
-            return cls(message)
-        except Exception:  # a built-in with another constructor
-            pass
-    return ToolFailed(kind, message)
+    return raised.rebuilt(kind, message, _MESSAGE_ONLY, fallback=ToolFailed)
 
 
 def _plain(body: Any) -> Any:

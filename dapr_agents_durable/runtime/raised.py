@@ -1,0 +1,44 @@
+"""Exceptions raised in an activity, raised again on the workflow's side as close to the original as possible.
+
+An activity's failure reaches the workflow as a type name and a message. Built-in
+exceptions and a framework's message-only exceptions (``known``) are rebuilt with
+their own type, so a run behaves as natively; any other type becomes a
+:class:`CallFailed` (or an adapter's subclass of it) carrying the type's name.
+
+Example::
+
+    rebuilt("ValueError", "bad city")                         # ValueError('bad city')
+    rebuilt("UserError", "no model", {"UserError": UserError})  # the framework's UserError
+    rebuilt("StripeError", "card declined").error_type        # 'StripeError'
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping
+
+
+class CallFailed(Exception):
+    """A call raised an exception type that cannot be rebuilt here; its text is the original's,
+    ``error_type`` its class name."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
+def rebuilt(
+    error_type: str,
+    message: str,
+    known: Mapping[str, type[Exception]] | None = None,
+    *,
+    fallback: type[CallFailed] = CallFailed,
+) -> Exception:
+    """An exception of type name ``error_type`` with ``message``: one of ``known``, a built-in, else ``fallback``."""
+    kind = (known or {}).get(error_type) or getattr(builtins, error_type, None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        try:
+            return kind(message)
+        except Exception:  # a built-in with another constructor
+            pass
+    return fallback(error_type, message)
