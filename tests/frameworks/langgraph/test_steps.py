@@ -6,13 +6,14 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, message_to_dict
 from langgraph.graph import START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
 from scripted import ScriptedChatModel, call, get_weather, scripted, shape
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
+from dapr_agents_durable.adapters.langgraph.codec import MessageData
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.runtime.recorded import RecordedActivities
@@ -79,3 +80,15 @@ def test_model_requests_store_only_the_new_messages(warm_run: tuple[dict[str, An
         assert (request["seq"], request["base"]) == (seq, seq - 1)
         assert "set" not in request and "drop" not in request
         assert [m["type"] for m in request["extend"]["messages"]] == ["ai", "tool"]
+
+
+def test_each_message_object_is_encoded_once_and_a_new_or_replaced_one_again() -> None:
+    question, answer = HumanMessage("Weather?", id="q"), AIMessage("Sunny.", id="a")
+    encoded = MessageData()
+    first, first_texts = encoded.encode([question])
+    later, later_texts = encoded.encode([question, answer])
+    assert later[0] is first[0] and later_texts[0] == first_texts[0]
+    assert later == [message_to_dict(question), message_to_dict(answer)]
+    replaced = AIMessage("Rainy.", id="a")  # an update replaces the message object
+    again, again_texts = encoded.encode([question, replaced])
+    assert again[1] == message_to_dict(replaced) and again_texts[1] != later_texts[1]
