@@ -218,12 +218,13 @@ def subgraph_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> G
     """Run one subgraph call: the subgraph's Pregel loop, nested as its calling task would run it."""
     call = _call_of(ctx.instance_id, request)
     try:
-        return (yield from drive(ctx, _main(call, request), label=f"subgraph {request['graph']!r}"))
+        outcome = yield from drive(ctx, _main(call, request), label=f"subgraph {request['graph']!r}")
     except Exception as exc:
+        forget(ctx.instance_id)
         hand_over(ctx.instance_id, exc, failed=True)
         raise
-    finally:
-        forget(ctx.instance_id)
+    forget(ctx.instance_id)  # only when the child ended: a torn-down replay leaves the calls to the live execution
+    return outcome
 
 
 def _call_of(child_id: str, request: dict[str, Any]) -> _Call:
