@@ -233,3 +233,35 @@ def test_max_rpm_waits_on_durable_timers_where_crewai_sleeps(monkeypatch: pytest
     assert timers("features-rpm-task-1") == [5.0, 5.0]
     assert timers("features-rpm-task-2") == [5.0]
     assert timers("features-rpm") == []
+
+
+def rpm_managed_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, list[ScriptedLLM]]:
+    manager_llm = ScriptedLLM(
+        model="scripted",
+        replies=[
+            [tool_call("call_1", "delegate_work_to_coworker", task="Is it sunny in Lima?", context="a report",
+                       coworker="reporter")],
+            [tool_call("call_2", "delegate_work_to_coworker", task="Is it warm in Lima?", context="a report",
+                       coworker="reporter")],
+            "Lima is sunny and warm.",
+        ],
+    )
+    reporter_llm = ScriptedLLM(model="scripted", replies=["Sunny in Lima.", "Warm in Lima."])
+    reporter = Agent(role="reporter", goal="report weather", backstory="a meteorologist", llm=reporter_llm)
+    task = Task(description="Report the weather in {city}.", expected_output="one sentence")
+    crew = crew_class(name="rpm-managed-desk", agents=[reporter], tasks=[task], process=Process.hierarchical,
+                      manager_llm=manager_llm, max_rpm=1)
+    return crew, [manager_llm, reporter_llm]
+
+
+def test_a_crew_level_max_rpm_spans_delegations(monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(rpm_controller, "time", SimpleNamespace(sleep=slept.append))
+    monkeypatch.setattr(rpm, "MINUTE", 5.0)
+
+    _, durable, *_ = compare(rpm_managed_crew, "features-rpm-managed", {"city": "Lima"})
+
+    assert durable.raw == "Lima is sunny and warm."
+    assert slept == [60]  # the coworker's 2nd request, in the 2nd delegation (CrewAI's manager has no limit)
+    assert timers("features-rpm-managed-task-0-delegate-delegate-1") == []
+    assert timers("features-rpm-managed-task-0-delegate-delegate-2") == [5.0]
