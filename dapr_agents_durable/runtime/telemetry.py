@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dapr_agents_durable.loop.observers import FinishedRun, FinishedStep
+from dapr_agents_durable.runtime.payloads import get, model_call, tool_call
 
 if TYPE_CHECKING:
     from dapr_agents_durable.loop import DurableExecution
@@ -90,6 +91,12 @@ def _describe(run_id: str, step: FinishedStep) -> StepInfo | None:
     describer = _describers.get(step.name)
     if describer is not None:
         return describer(run_id, step.input, step.result)
+    agent = _text(get(step.input, "agent"))
+    if (model := model_call(step.name, step.input, step.result)) is not None:  # an adapter's stored format
+        return StepInfo("chat", agent=agent, model=model.model, input_tokens=model.input_tokens,
+                        output_tokens=model.output_tokens)
+    if (tool := tool_call(step.name, step.input, step.result)) is not None:
+        return StepInfo("execute_tool", agent=agent, tool=tool.tool, call_id=_text(get(step.input, "call_id")))
     if step.name.endswith((".model", ".tool")):
         return default_description(run_id, step.input, step.result)
     return None

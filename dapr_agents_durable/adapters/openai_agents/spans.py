@@ -12,7 +12,8 @@ from typing import Any
 
 from dapr_agents_durable.adapters.openai_agents.graph import find_agent
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
-from dapr_agents_durable.runtime.telemetry import StepInfo, default_description, describe_step
+from dapr_agents_durable.runtime.payloads import model_call
+from dapr_agents_durable.runtime.telemetry import StepInfo, describe_step
 
 _lock = threading.Lock()
 _agents: dict[str, str] = {}
@@ -25,9 +26,9 @@ def describe_model_step(run_id: str, payload: Any, result: Any) -> StepInfo:
         if isinstance(named, str):
             _agents[run_id] = named
         agent_name = _agents.get(run_id)
-    info = default_description(run_id, {}, result)
-    model = None
-    if agent_name is not None:
+    info = model_call(MODEL_ACTIVITY, payload, result)
+    model = info.model if info is not None else None
+    if model is None and agent_name is not None:  # a result stored before it named its model
         try:
             agent = find_agent(run_id, agent_name)
         except LookupError:
@@ -35,7 +36,8 @@ def describe_model_step(run_id: str, payload: Any, result: Any) -> StepInfo:
         model = getattr(agent, "model", None)
         model = model if isinstance(model, str) else getattr(model, "model", None)
     return StepInfo("chat", agent=agent_name, model=model if isinstance(model, str) else None,
-                    input_tokens=info.input_tokens, output_tokens=info.output_tokens)
+                    input_tokens=info.input_tokens if info is not None else None,
+                    output_tokens=info.output_tokens if info is not None else None)
 
 
 def install() -> None:

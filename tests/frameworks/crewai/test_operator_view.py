@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from crewai import LLM, Agent, Task
 from crewai.tools import tool
 
@@ -15,6 +17,7 @@ from dapr_agents_durable.adapters.crewai import Crew
 from dapr_agents_durable.operator.summary import Timeline, summarize, timeline
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.testing import ScriptedModelServer, text, tool_call
+from dapr_agents_durable.testing.spans import captured_spans
 
 
 @tool("get_weather")
@@ -29,7 +32,10 @@ def _view(run_id: str) -> Timeline | None:
     return None if state is None else timeline(state, runtime.raw_history(run_id), _view)
 
 
-def test_timeline_names_the_model_its_tokens_and_the_tool_calls() -> None:
+def test_timeline_and_spans_name_the_model_its_tokens_and_the_tool_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OTEL_SDK_DISABLED")  # this suite's switch for CrewAI's own telemetry; ours is wanted here
+    spans = captured_spans()
+    spans.clear()
     with ScriptedModelServer([tool_call("get_weather", {"city": "Paris"}), text("Sunny in Paris.")]) as server:
         llm = LLM(model="openai/scripted", base_url=server.base_url, api_key="sk-test")
         forecaster = Agent(role="forecaster", goal="tell the weather", backstory="a meteorologist", llm=llm,
@@ -55,3 +61,5 @@ def test_timeline_names_the_model_its_tokens_and_the_tool_calls() -> None:
     listed = summarize(get_runtime().state("view-crew"), get_runtime().raw_history("view-crew"))
     assert (listed.framework, listed.agent, listed.steps) == ("crewai", "weather-crew", 0)
     assert view.to_json()["timeline"][0]["child"]["timeline"][1]["detail"] == steps[1].detail  # --json has it
+    assert spans.models() == [("scripted", int(t[2]), int(t[3])) for t in tokens if t]
+    assert spans.tools() == ["get_weather"] and len(spans.trace_ids()) == 1  # the task's spans join the crew's trace

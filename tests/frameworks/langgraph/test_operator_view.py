@@ -18,6 +18,7 @@ from dapr_agents_durable.adapters.langgraph import StateGraph, durable_node
 from dapr_agents_durable.operator.summary import Timeline, summarize, timeline
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.testing import ScriptedModelServer, text, tool_call
+from dapr_agents_durable.testing.spans import captured_spans
 
 
 class Trip(MessagesState):
@@ -30,7 +31,9 @@ def _view(run_id: str) -> Timeline | None:
     return None if state is None else timeline(state, runtime.raw_history(run_id), _view)
 
 
-def test_timeline_names_the_model_its_tokens_the_tool_calls_and_the_node() -> None:
+def test_timeline_and_spans_name_the_model_its_tokens_the_tool_calls_and_the_node() -> None:
+    spans = captured_spans()
+    spans.clear()
     with ScriptedModelServer([tool_call("get_weather", {"city": "Paris"}), text("Sunny in Paris.")]) as server:
         model = ChatOpenAI(model="scripted", base_url=server.base_url, api_key="sk-test", max_retries=0)
         bound = model.bind_tools([get_weather])
@@ -67,3 +70,5 @@ def test_timeline_names_the_model_its_tokens_the_tool_calls_and_the_node() -> No
     listed = summarize(get_runtime().state("view-lg"), get_runtime().raw_history("view-lg"))
     assert (listed.framework, listed.agent, listed.steps) == ("langgraph", "trip-planner", 4)
     assert view.to_json()["timeline"][2]["detail"] == view.steps[2].detail  # --json carries the detail
+    assert spans.models() == [("scripted", u["input_tokens"], u["output_tokens"]) for u in usages]
+    assert spans.tools() == ["get_weather"] and len(spans.trace_ids()) == 1

@@ -7,43 +7,20 @@ from typing import Any
 
 import pytest
 from agents import Agent, function_tool
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from scripted import ScriptedModel, message, outputs, tool_call
 
 from dapr_agents_durable.adapters.openai_agents import Runner
-from dapr_agents_durable.runtime.telemetry import TRACER_NAME
+from dapr_agents_durable.testing.spans import CapturedSpans, captured_spans
 
 pytestmark = pytest.mark.anyio
 
-_EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tracer_provider() -> None:
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    trace.set_tracer_provider(provider)
-
-
-class Ours:
-    """The spans this library emits (the Dapr SDK emits spans of its own to the same provider)."""
-
-    def clear(self) -> None:
-        _EXPORTER.clear()
-
-    def get_finished_spans(self) -> tuple[ReadableSpan, ...]:
-        return tuple(s for s in _EXPORTER.get_finished_spans()
-                     if s.instrumentation_scope is not None and s.instrumentation_scope.name == TRACER_NAME)
-
 
 @pytest.fixture
-def spans() -> Iterator[Ours]:
-    _EXPORTER.clear()
-    yield Ours()
-    _EXPORTER.clear()
+def spans() -> Iterator[CapturedSpans]:
+    captured = captured_spans()
+    captured.clear()
+    yield captured
+    captured.clear()
 
 
 @function_tool
@@ -71,19 +48,19 @@ def _planner(name: str) -> Agent[Any]:
                  tools=[helper.as_tool(tool_name="ask_weather", tool_description="Ask the weather agent.")])
 
 
-def _by_operation(finished: tuple[ReadableSpan, ...]) -> dict[str, list[ReadableSpan]]:
-    found: dict[str, list[ReadableSpan]] = {}
+def _by_operation(finished: tuple[Any, ...]) -> dict[str, list[Any]]:
+    found: dict[str, list[Any]] = {}
     for span in finished:
         found.setdefault(str(span.attributes["gen_ai.operation.name"]), []).append(span)
     return found
 
 
 async def test_a_run_is_one_trace_of_run_model_and_tool_spans_with_genai_attributes(
-    spans: Ours,
+    spans: CapturedSpans,
 ) -> None:
     result = await Runner.run(_weather_agent("otel-weather"), "forecast?", run_id="otel-1")
     assert result.final_output == "Oslo: sun"
-    found = _by_operation(spans.get_finished_spans())
+    found = _by_operation(spans.finished())
     assert sorted(found) == ["chat", "execute_tool", "invoke_agent"]
     (run,) = found["invoke_agent"]
     chats, (tool,) = found["chat"], found["execute_tool"]
@@ -100,27 +77,27 @@ async def test_a_run_is_one_trace_of_run_model_and_tool_spans_with_genai_attribu
     assert run.parent is None
 
 
-async def test_a_finished_run_read_again_emits_no_span(spans: Ours) -> None:
+async def test_a_finished_run_read_again_emits_no_span(spans: CapturedSpans) -> None:
     agent = _weather_agent("otel-again")
     await Runner.run(agent, "forecast?", run_id="otel-2")
-    first = len(spans.get_finished_spans())
+    first = len(spans.finished())
     again = await Runner.run(agent, "forecast?", run_id="otel-2")  # rebuilt by replaying its history
     assert again.final_output == "Oslo: sun"
-    assert len(spans.get_finished_spans()) == first == 4
+    assert len(spans.finished()) == first == 4
 
 
 async def test_every_step_is_one_span_when_each_step_replays_the_run(
-    spans: Ours, cold_replay: None
+    spans: CapturedSpans, cold_replay: None
 ) -> None:
     await Runner.run(_weather_agent("otel-cold"), "forecast?", run_id="otel-3")
-    found = _by_operation(spans.get_finished_spans())
+    found = _by_operation(spans.finished())
     assert [len(found[k]) for k in ("invoke_agent", "chat", "execute_tool")] == [1, 2, 1]
 
 
-async def test_an_agent_tools_child_run_is_parented_under_the_calling_run(spans: Ours) -> None:
+async def test_an_agent_tools_child_run_is_parented_under_the_calling_run(spans: CapturedSpans) -> None:
     result = await Runner.run(_planner("otel-planner"), "plan", run_id="otel-4")
     assert result.final_output == "plan: Oslo: sun"
-    finished = spans.get_finished_spans()
+    finished = spans.finished()
     runs = {s.attributes["dapr_agents_durable.run_id"]: s for s in finished
             if s.attributes["gen_ai.operation.name"] == "invoke_agent"}
     assert set(runs) == {"otel-4", "otel-4-agent-tool-w1"}
@@ -132,7 +109,7 @@ async def test_an_agent_tools_child_run_is_parented_under_the_calling_run(spans:
     assert len(child_chats) == 2 and all(s.parent.span_id == child.context.span_id for s in child_chats)
 
 
-async def test_spans_are_off_when_the_sdk_is_disabled(spans: Ours, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_spans_are_off_when_the_sdk_is_disabled(spans: CapturedSpans, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     await Runner.run(_weather_agent("otel-off"), "forecast?", run_id="otel-5")
-    assert spans.get_finished_spans() == ()
+    assert spans.finished() == ()

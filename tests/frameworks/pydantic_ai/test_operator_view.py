@@ -15,6 +15,7 @@ from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
 from dapr_agents_durable.operator.summary import Timeline, summarize, timeline
 from dapr_agents_durable.runtime import get_runtime
 from dapr_agents_durable.testing import ScriptedModelServer, text, tool_call
+from dapr_agents_durable.testing.spans import captured_spans
 
 
 def _view(run_id: str) -> Timeline | None:
@@ -23,8 +24,10 @@ def _view(run_id: str) -> Timeline | None:
     return None if state is None else timeline(state, runtime.raw_history(run_id), _view)
 
 
-def test_timeline_names_the_model_its_tokens_and_the_tool_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_timeline_and_spans_name_the_model_its_tokens_and_the_tool_calls(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(models, "ALLOW_MODEL_REQUESTS", True)
+    spans = captured_spans()
+    spans.clear()
     script = [tool_call("get_weather", {"city": "Atlantis"}), tool_call("get_weather", {"city": "Paris"}),
               text("Sunny in Paris.")]
     with ScriptedModelServer(script) as server:
@@ -55,3 +58,6 @@ def test_timeline_names_the_model_its_tokens_and_the_tool_calls(monkeypatch: pyt
     listed = summarize(get_runtime().state("view-pydantic"), get_runtime().raw_history("view-pydantic"))
     assert (listed.framework, listed.agent, listed.steps) == ("pydantic_ai", "forecaster", 5)
     assert view.to_json()["timeline"][3]["detail"] == view.steps[3].detail  # --json carries the detail
+    assert spans.models() == [("scripted", r.usage.input_tokens, r.usage.output_tokens) for r in responses]
+    assert spans.tools() == ["get_weather", "get_weather"] and len(spans.trace_ids()) == 1
+
