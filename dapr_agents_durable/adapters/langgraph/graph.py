@@ -46,7 +46,7 @@ from dapr_agents_durable.adapters.langgraph.tool_seam import tool_activity
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, on_saver, seeded_saver
 from dapr_agents_durable.adapters.langgraph.workflow import Outcome, encode_input, run_workflow
 from dapr_agents_durable.loop.framework_shims import langgraph as langgraph_shims
-from dapr_agents_durable.runtime import DurableRuntime, get_runtime
+from dapr_agents_durable.runtime import DurableRuntime, RunIdInUse, get_runtime
 from dapr_agents_durable.runtime.approvals import pending_call_ids
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.durable_runtime import TERMINAL
@@ -192,6 +192,10 @@ class DurableGraph:
         decisions = []
         request: dict[str, Any] = {}
         if state is not None and state.runtime_status not in TERMINAL:
+            owner = json.loads(state.serialized_input or "{}").get("graph")
+            if owner not in (None, self.name):
+                raise RunIdInUse(f"thread {thread!r} has an unfinished durable run {run_id!r} of graph {owner!r}, "
+                                 f"not {self.name!r}: finish it with that graph, or use a new thread_id")
             waiting = sorted(pending_call_ids(state.serialized_custom_status))
             if isinstance(input, Command) and input.resume is not None:
                 if not waiting:

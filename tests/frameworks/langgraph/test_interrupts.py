@@ -17,7 +17,7 @@ from test_react import activities
 
 from dapr_agents_durable.adapters.langgraph import StateGraph, UnfinishedRunError
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
-from dapr_agents_durable.runtime import get_runtime
+from dapr_agents_durable.runtime import RunIdInUse, get_runtime
 from dapr_agents_durable.runtime.approvals import Decision
 
 
@@ -67,6 +67,10 @@ def test_interrupt_and_native_resume_match_native() -> None:
 
     with pytest.raises(UnfinishedRunError, match="Command\\(resume"):
         graph.invoke({"messages": [HumanMessage("Something else.")]}, config)
+    other = review_graph(StateGraph, scripted(*replies()), name="review-other")
+    with pytest.raises(RunIdInUse, match="thread 'review-1' has an unfinished durable run 'review-1-1' of graph "
+                                         "'review-native', not 'review-other'"):
+        other.invoke(Command(resume={"verdict": "ship it"}), config)  # another graph may not resume this run
 
     expected = native.invoke(Command(resume={"verdict": "ship it"}), config)
     final = graph.invoke(Command(resume={"verdict": "ship it"}), config)
