@@ -55,6 +55,8 @@ TOOL_HOLD_ENV = "CHAOS_TOOL_HOLD"
 """The file naming the tool call to hold in flight (empty or missing: none)."""
 HOLD = 30.0
 """Seconds a model request or tool call is held for a kill to land on it."""
+SETTLE = 0.2
+"""Seconds after a kill for the requests the killed process sent to reach the model server."""
 
 
 def chaos_kills(default: int) -> int:
@@ -395,7 +397,6 @@ class ChaosTrial:
         assert self._app is not None
         if not self._revive():
             return False
-        last = self.server.requests[-1:]
         if target == "app":
             self._app.send_signal(signal.SIGKILL)
             self._app.wait(timeout=30)
@@ -405,10 +406,12 @@ class ChaosTrial:
             self.engine_kills += 1
             if self._engine_hit is None:
                 self._engine_hit = self.server.request_count
-        self._aim(None)
         self.kills += 1
-        if last:
-            self.excused[len(last[0].tool_outputs)] += 1  # the call in flight at the kill may be paid again
+        # A request sent just before the kill reaches the server just after it: let it arrive,
+        # then the last request is the call in flight at the kill (it may be paid again).
+        time.sleep(SETTLE)
+        self._excuse_in_flight()
+        self._aim(None)
         return True
 
     def _spawn(self, target: KillTarget) -> None:
