@@ -179,18 +179,30 @@ def _crew_tools(crew: Any) -> list[BaseTool]:
 
 
 def find_tool(root: str, crew: Any, name: str) -> BaseTool | None:
-    """The run's tool called ``name``: one the run met in this process, else one of the crew's."""
+    """The run's tool called ``name``: one the run met in this process, else one of the crew's,
+    else an MCP tool of its agents (blocking: it may ask their servers)."""
     live = LIVE_TOOLS.get(f"{root}/{name}")
     if live is not None:
         return live
-    return next((tool for tool in _crew_tools(crew) if tool.name == name), None)
+    found = next((tool for tool in _crew_tools(crew) if tool.name == name), None)
+    return found if found is not None else _mcp_tool(root, crew, name)
+
+
+def _mcp_tool(root: str, crew: Any, name: str) -> BaseTool | None:
+    """An MCP tool of the crew's agents (``Agent(mcps=[...])``), listed by its server as CrewAI
+    does: after a restart the tool's activity can run before the workflow met the tool here."""
+    for agent in [*crew.agents, crew.manager_agent]:
+        if getattr(agent, "mcps", None):
+            for tool in agent.get_mcp_tools(agent.mcps):
+                LIVE_TOOLS.add(f"{root}/{tool.name}", tool)
+    return LIVE_TOOLS.get(f"{root}/{name}")
 
 
 async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
     """Run the tool's body once with the recorded arguments; its result is stored in history."""
     run = await asyncio.to_thread(runs.crew_run, request["root"], request["crew"], request["inputs"])
     crew = run.crew
-    tool = find_tool(request["root"], crew, request["tool"])
+    tool = await asyncio.to_thread(find_tool, request["root"], crew, request["tool"])
     if tool is None:
         raise NonRetryableError(
             f"tool {request['tool']!r} is not a tool of crew {crew.name!r} in this process; give it to an agent "
