@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic_ai import exceptions
@@ -55,6 +56,22 @@ def decode_error(data: dict[str, Any]) -> Exception:
     if kind == "UnexpectedModelBehavior":
         return exceptions.UnexpectedModelBehavior(message, data.get("body"))
     return rebuilt(kind, message)
+
+
+_HTTP_ERROR = re.compile(r"status_code: (\d+), model_name: (.*?), body: (.*)", re.DOTALL)
+
+
+def exhausted(error_type: str, message: str, model_name: str) -> Exception:
+    """The model's last transient error, once its durable retries are spent, as PydanticAI would raise it.
+
+    Only its type name and text cross back; a ``ModelHTTPError`` keeps its status code
+    and model name, its body becomes the body's text.
+    """
+    if error_type == "ModelHTTPError" and (match := _HTTP_ERROR.fullmatch(message)):
+        return exceptions.ModelHTTPError(int(match[1]), match[2], match[3])
+    if error_type == "ModelAPIError":
+        return exceptions.ModelAPIError(model_name, message)
+    return rebuilt(error_type, message)
 
 
 def rebuilt(kind: str, message: str) -> Exception:

@@ -13,7 +13,9 @@ conversation, not with its square.
 Failures: transient ones (connection errors, timeouts, 429, 5xx) fail the attempt for the
 durable retry policy, with PydanticAI's and the provider client's own retries off
 (``ModelSettings['max_retries'] = 0`` inside the activity); any other exception is returned
-as data and raised in the workflow with its own type and message, at once.
+as data and raised in the workflow with its own type and message, at once. Once the retries
+are spent, the last transient error is raised as PydanticAI raises it (``ModelHTTPError``,
+``ModelAPIError``, a built-in such as ``TimeoutError``).
 """
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
 from dapr_agents_durable.adapters.pydantic_ai.codec import MESSAGES, PARAMETERS, RESPONSE, SETTINGS
-from dapr_agents_durable.adapters.pydantic_ai.errors import decode_error, encode_error
+from dapr_agents_durable.adapters.pydantic_ai.errors import decode_error, encode_error, exhausted
 from dapr_agents_durable.adapters.pydantic_ai.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.pydantic_ai.options import model_options
 from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
 from dapr_agents_durable.loop import DurableExecution, current_execution
+from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import Registry, get_runtime, idempotency
 from dapr_agents_durable.runtime.deltas import DeltaCache, DeltaEncoder, RecordedRun
 from dapr_agents_durable.runtime.recorded import RecordedActivities
@@ -106,7 +109,10 @@ class ActivityModel(WrapperModel):
         execution = current_execution()
         payload = encoder_for(execution).encode(request)
         retry_policy = model_options(self.agent_name).retry_policy or MODEL_RETRY_POLICY
-        reply = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=retry_policy)
+        try:
+            reply = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=retry_policy)
+        except ActivityError as err:  # transient failures, all retries spent
+            raise exhausted(err.error_type, err.error_message, self.wrapped.model_name) from err
         if "error" in reply:
             raise decode_error(reply["error"])
         return RESPONSE.decode(reply["response"], what=f"model response of agent {self.agent_name!r}")
