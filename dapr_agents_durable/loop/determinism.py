@@ -46,10 +46,11 @@ _shims: dict[types.FunctionType, _Shim] = {}
 _lock = threading.Lock()
 
 
-def register_shim(target: types.FunctionType, replacement: Replacement) -> None:
+def register_shim(target: types.FunctionType, replacement: Replacement) -> Callable[..., Any]:
     """Route calls of ``target`` made on a durable loop to ``replacement(execution, ...)``.
 
-    Registering the same target again replaces its replacement.
+    Registering the same target again replaces its replacement. Returns the target's
+    original code as a function, for a replacement that wraps it.
 
     Example::
 
@@ -69,7 +70,7 @@ def register_shim(target: types.FunctionType, replacement: Replacement) -> None:
         existing = _shims.get(target)
         if existing is not None:
             existing.replacement = replacement
-            return
+            return existing.original
         original = types.FunctionType(
             target.__code__, target.__globals__, target.__name__, target.__defaults__
         )
@@ -78,6 +79,7 @@ def register_shim(target: types.FunctionType, replacement: Replacement) -> None:
         target.__signature__ = inspect.signature(target)  # type: ignore[attr-defined]
         target.__code__ = _trampoline_code(target, _dispatcher(shim))
         _shims[target] = shim
+        return original
 
 
 def remove_shim(target: types.FunctionType) -> None:

@@ -39,6 +39,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, subgraphs, tool_seam
+from dapr_agents_durable.adapters.langgraph.callbacks import report_to
 from dapr_agents_durable.adapters.langgraph.model_seam import model_activity
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, NODE_ACTIVITY, SUBGRAPH_WORKFLOW, TOOL_ACTIVITY, WORKFLOW
 from dapr_agents_durable.adapters.langgraph.node_activity import node_activity
@@ -186,6 +187,7 @@ class DurableGraph:
 
     def _run(self, call: str, input: Any, config: dict[str, Any] | None, kwargs: dict[str, Any]) -> Outcome:
         thread = _thread_id(config, required=False) or uuid.uuid4().hex
+        report_to(thread, (config or {}).get("callbacks"))  # before the worker may replay the thread's run
         runtime = get_runtime()
         _ensure_registered(runtime)
         run_id, state = self._latest(runtime, thread)

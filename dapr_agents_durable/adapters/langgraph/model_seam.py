@@ -3,9 +3,11 @@
 ``BaseChatModel._agenerate_with_cache`` / ``_generate_with_cache`` are where every
 provider's ``invoke``/``ainvoke`` (and ``bind_tools``/``with_structured_output`` chains,
 which end in them) generates. On a durable loop they request the activity instead; the
-activity runs the original method on the real model. Callbacks (LangSmith, LangGraph's
-``stream_mode="messages"`` handler) fire in the workflow around the call, once per model
-response. ``stream``/``astream`` on a durable loop yield the whole response as one chunk.
+activity runs the original method on the real model. LangGraph's own handlers
+(``stream_mode="messages"``) hear the call in the workflow, once per model response; the
+app's handlers (LangSmith, ``config["callbacks"]``, handlers bound on the model) hear it in
+the activity, once per real call (:mod:`~dapr_agents_durable.adapters.langgraph.callbacks`).
+``stream``/``astream`` on a durable loop yield the whole response as one chunk.
 
 The history records each request as LangChain's ``messages_to_dict`` data, encoded against
 the run's previous model request (:mod:`dapr_agents_durable.runtime.deltas`): a request that
@@ -31,7 +33,7 @@ from langchain_core.messages import BaseMessage, message_to_dict, messages_from_
 from langchain_core.messages.utils import _msg_to_chunk
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from dapr_agents_durable.adapters.langgraph import resumes
+from dapr_agents_durable.adapters.langgraph import callbacks, resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import MessageData
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
@@ -47,11 +49,12 @@ _installed = False
 
 
 def install() -> None:
-    """Route chat-model generation on durable loops to the activity (idempotent)."""
+    """Route chat-model generation on durable loops to the activity, and its callbacks there (idempotent)."""
     global _installed
     if _installed:
         return
     _installed = True
+    callbacks.install()
     original_generate = BaseChatModel._generate_with_cache
     original_stream = BaseChatModel.stream
     original_astream = BaseChatModel.astream
@@ -60,13 +63,13 @@ def install() -> None:
     async def agenerate(self: BaseChatModel, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
         if not durable_call(f"chat model {type(self).__name__}"):
             return await _original_agenerate(self, messages, stop, run_manager, **kwargs)
-        return await _request(self, messages, stop, kwargs)
+        return await _request(self, messages, stop, run_manager, kwargs)
 
     @functools.wraps(original_generate)
     def generate(self: BaseChatModel, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any) -> ChatResult:
         if not durable_call(f"chat model {type(self).__name__}"):
             return original_generate(self, messages, stop, run_manager, **kwargs)
-        return await_only(_request(self, messages, stop, kwargs))  # type: ignore[no-any-return]
+        return await_only(_request(self, messages, stop, run_manager, kwargs))  # type: ignore[no-any-return]
 
     @functools.wraps(original_stream)
     def stream(self: BaseChatModel, input: Any, config: Any = None, **kwargs: Any) -> Iterator[Any]:
@@ -100,7 +103,7 @@ class _Requests:
 _REQUESTS: weakref.WeakKeyDictionary[DurableExecution, _Requests] = weakref.WeakKeyDictionary()
 
 
-async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any, kwargs: dict[str, Any]) -> ChatResult:
+async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any, run_manager: Any, kwargs: dict[str, Any]) -> ChatResult:
     execution = current_execution()
     requests = _REQUESTS.get(execution)
     if requests is None:
@@ -111,7 +114,8 @@ async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any,
     reply = resumes.recall(execution, task, call)
     if reply is None:
         request = {"model": name, "messages": data}
-        payload = {**requests.encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs))}
+        start = callbacks.take_start(execution, run_manager)
+        payload = {**requests.encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs, start))}
         reply = await execution.call_activity(
             MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
         )
@@ -144,12 +148,12 @@ def decode_result(data: Any) -> ChatResult:
 
 
 async def model_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
-    """Run the node's chat model on the node's messages; its provider retries are off."""
-    model, messages, stop, kwargs = await take(request["call"], ctx.workflow_id)
+    """Run the node's chat model on the node's messages, reported to the app's handlers; its provider retries are off."""
+    model, messages, stop, kwargs, start = await take(request["call"], ctx.workflow_id)
     model = _without_client_retries(model)
     try:
         with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"):
-            result = await _original_agenerate(model, messages, stop, None, **kwargs)
+            result = await callbacks.run_model(start, lambda run: _original_agenerate(model, messages, stop, run, **kwargs))
     except Exception as exc:
         await fail_for_retry(exc)
         raise

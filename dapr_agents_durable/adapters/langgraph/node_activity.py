@@ -19,6 +19,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from dapr_agents_durable.adapters.langgraph.callbacks import app_only
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output
 from dapr_agents_durable.adapters.langgraph.names import NODE_ACTIVITY
@@ -60,10 +61,10 @@ async def _run(fn: Callable[..., Any], state: Any, config: RunnableConfig, takes
 async def node_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     """Run the node function on its state, under the node's idempotency key."""
     fn, state, config, takes_config = await take(request["call"], ctx.workflow_id)
-    quiet: Any = {**config, "callbacks": None}  # the graph's handlers live on the workflow's loop
+    own: Any = {**config, "callbacks": app_only(config.get("callbacks"))}  # LangGraph's own handlers stay in the workflow
     try:
         with idempotency.step_key(ctx.workflow_id, f"node-{ctx.task_id}"):
-            return encode_output(await _run(fn, state, quiet, takes_config))
+            return encode_output(await _run(fn, state, own, takes_config))
     except Exception as exc:
         await fail_for_retry(exc)
         raise

@@ -3,8 +3,9 @@
 ``BaseTool.invoke``/``ainvoke`` (what ``ToolNode`` and custom nodes call, for ``@tool``
 functions and ``BaseTool`` subclasses alike) request the activity on a durable loop; the
 activity runs the original method on the real tool with the node's own input and config, so
-injected state and ``ToolRuntime`` work as native (the graph's callback handlers, bound to
-the workflow's loop, are left out of the activity's config). The result crosses the boundary as LangChain data:
+injected state and ``ToolRuntime`` work as native, and the app's callback handlers hear the
+tool run there, once per real call (LangGraph's own handlers stay in the workflow). The
+result crosses the boundary as LangChain data:
 a ``ToolMessage`` as ``message_to_dict``, a ``Command`` (handoffs) as its parts, anything
 else with ``langchain_core.load.dumpd``.
 """
@@ -17,6 +18,7 @@ from typing import Any
 from langchain_core.tools import BaseTool
 
 from dapr_agents_durable.adapters.langgraph import resumes
+from dapr_agents_durable.adapters.langgraph.callbacks import app_only
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, to_data
 from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
@@ -75,7 +77,7 @@ def _summary(input: Any) -> Any:
 async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     """Run the node's tool on its own input and config, under the call's idempotency key."""
     tool, input, config, kwargs = await take(request["call"], ctx.workflow_id)
-    quiet: Any = {**config, "callbacks": None} if config else None  # the graph's handlers live on the workflow's loop
+    own: Any = {**config, "callbacks": app_only(config.get("callbacks"))} if config else None
     call_id = (request["input"] or {}).get("id") if isinstance(request["input"], dict) else None
     with idempotency.step_key(ctx.workflow_id, call_id or f"tool-{ctx.task_id}"):
-        return encode_output(await _original_ainvoke(tool, input, quiet, **kwargs))
+        return encode_output(await _original_ainvoke(tool, input, own, **kwargs))

@@ -20,6 +20,7 @@ import dapr.ext.workflow as wf
 from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph import interrupts, resumes
+from dapr_agents_durable.adapters.langgraph.callbacks import callbacks_of, forget_thread
 from dapr_agents_durable.adapters.langgraph.calls import forget
 from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
 from dapr_agents_durable.adapters.langgraph.scope import IN_DURABLE_RUN
@@ -69,9 +70,11 @@ def run_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Genera
         outcome = yield from drive(ctx, main, label=f"graph {request['graph']!r}")
     except Exception as exc:
         forget(run_id)
+        forget_thread(request["thread_id"])
         hand_over(run_id, exc, failed=True)
         raise
     forget(run_id)  # only when the run ended: a torn-down replay leaves the calls to the live execution
+    forget_thread(request["thread_id"])
     hand_over(run_id, outcome)
     return checked({"checkpoint": outcome.checkpoint, "values": to_data(outcome.value)}, what="graph result")
 
@@ -87,6 +90,7 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
         value = decode_input(request["input"])
         execution = current_execution()
         while True:
+            config["callbacks"] = callbacks_of(thread)  # each call and resume reports to the latest caller's handlers
             outcome = await _call(local, request, value, config)
             outcome.checkpoint = encode_checkpoint(saver, thread)
             if not outcome.interrupts:

@@ -7,7 +7,9 @@ replay. On a durable loop the shim builds the same kind of version-6 UUID from
 workflow time and the execution's deterministic uuid4 stream, strictly increasing per
 execution (``InMemorySaver`` takes the greatest checkpoint id as the latest). Message
 ids come from ``uuid.uuid4``, which :func:`~dapr_agents_durable.loop.drive` shims
-already.
+already. LangChain's callback run ids come from ``langchain_core.utils.uuid.uuid7``:
+on a durable loop they are version-7 UUIDs of workflow time and a per-execution
+counter, so a run started before a replay ends under the same id after it.
 
 Example::
 
@@ -31,6 +33,8 @@ _UUID_EPOCH_OFFSET = 0x01B21DD213814000
 _last_timestamps: weakref.WeakKeyDictionary[DurableExecution, int] = (
     weakref.WeakKeyDictionary()
 )
+_uuid7_counts: weakref.WeakKeyDictionary[DurableExecution, int] = weakref.WeakKeyDictionary()
+_UUID7_NAMESPACE = uuid.UUID("0b8f6e2a-5c1d-4f7e-9a3b-7d2e4c6f8a10")
 
 
 def install() -> bool:
@@ -42,7 +46,18 @@ def install() -> bool:
     register_shim(
         id_module.uuid6, functools.partial(_durable_uuid6, uuid_type=id_module.UUID)
     )
+    register_shim(importlib.import_module("langchain_core.utils.uuid").uuid7, _durable_uuid7)
     return True
+
+
+def _durable_uuid7(execution: DurableExecution, nanoseconds: int | None = None) -> uuid.UUID:
+    """``uuid7()`` from workflow time and a per-execution counter (``nanoseconds`` as given)."""
+    index = _uuid7_counts.get(execution, 0) + 1
+    _uuid7_counts[execution] = index
+    millis = (nanoseconds if nanoseconds is not None else round(execution.now().timestamp() * 1e9)) // 1_000_000
+    bits = uuid.uuid5(_UUID7_NAMESPACE, f"{execution.instance_id}/{index}").int
+    value = (millis & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | (bits >> 64 & 0xFFF) << 64 | 0b10 << 62 | (bits & (1 << 62) - 1)
+    return uuid.UUID(int=value)
 
 
 def _durable_uuid6(

@@ -8,7 +8,9 @@ compiled with an ``InMemorySaver``; each process runs one turn saying TEXT. MODE
 a draft, an ``interrupt()`` for review, then publishing; the app prints ``waiting <id>``
 when the run waits, then resumes it with ``Command(resume=VERDICT)`` or, without
 ``VERDICT``, waits for the run to be decided elsewhere (or killed) and prints its state.
-The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY.
+The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY. With
+CALLBACK_LOG set, a callback handler passed in the config logs each model, tool and chain
+event it hears there (one JSON line each, with this process's pid).
 Prints one JSON line: the messages' contents and the number of model requests the graph saw.
 For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
 """
@@ -21,6 +23,7 @@ import os
 import sys
 from typing import Annotated, Any, NotRequired
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
@@ -110,7 +113,35 @@ def review() -> Any:
     return builder.compile(checkpointer=InMemorySaver(), name="review")
 
 
-config = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+class EventLog(BaseCallbackHandler):
+    """Logs the events it hears to CALLBACK_LOG."""
+
+    def _log(self, event: str, run_id: Any, **fields: Any) -> None:
+        with open(os.environ["CALLBACK_LOG"], "a") as log:
+            log.write(json.dumps({"event": event, "run": str(run_id), "pid": os.getpid(), **fields}) + "\n")
+
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("chain", run_id, name=kwargs.get("name"))
+
+    def on_chain_end(self, outputs: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("chain end", run_id)
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("model", run_id, messages=len(messages[0]))
+
+    def on_llm_end(self, response: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("model end", run_id)
+
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("tool", run_id, input=input_str)
+
+    def on_tool_end(self, output: Any, *, run_id: Any, **kwargs: Any) -> None:
+        self._log("tool end", run_id)
+
+
+config: dict[str, Any] = {"configurable": {"thread_id": thread}, "recursion_limit": 100}
+if os.environ.get("CALLBACK_LOG"):
+    config["callbacks"] = [EventLog()]
 if mode == "loop":
     out = react(name="loop").invoke({"messages": [HumanMessage("Record the 14 steps, one tool call per turn.")]}, config)
 elif mode == "fanout":
