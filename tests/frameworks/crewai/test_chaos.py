@@ -4,7 +4,7 @@ Kills land during LLM requests, during tool calls, at random moments and during 
 app's start (its embedded engine starting); after each kill the same command runs again.
 The task runs as a child workflow of the crew's run, so every model and tool call killed
 is one of a child workflow, and both runs must end completed.
-``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 20),
+``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 50),
 ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
 """
 
@@ -19,7 +19,7 @@ from dapr_agents_durable.testing.chaos import chaos_kills, run_chaos
 
 APP = Path(__file__).parent / "apps" / "crew_app.py"
 STEPS = 14
-KILLS = chaos_kills(20)
+KILLS = chaos_kills(50)
 EXPECTED_RAW = f"all {STEPS} steps recorded"
 ENV = {"OPENAI_API_KEY": "sk-chaos", "CREWAI_DISABLE_TELEMETRY": "true", "OTEL_SDK_DISABLED": "true",
        "CREWAI_TRACING_ENABLED": "false", "CREWAI_TESTING": "true"}

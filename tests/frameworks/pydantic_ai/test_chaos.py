@@ -2,7 +2,7 @@
 
 Kills land during model requests, during tool calls, at random moments and during the
 app's start (its embedded engine starting); after each kill the same command runs again.
-``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 25),
+``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 50),
 ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
 """
 
@@ -17,7 +17,7 @@ from dapr_agents_durable.testing.chaos import chaos_kills, run_chaos
 
 APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
 STEPS = 14
-KILLS = chaos_kills(25)
+KILLS = chaos_kills(50)
 EXPECTED = {"output": f"all {STEPS} steps recorded", "requests": STEPS + 1, "tool_calls": STEPS}
 ENV = {"OPENAI_API_KEY": "sk-chaos", "OTEL_SDK_DISABLED": "true"}
 
