@@ -10,6 +10,7 @@ Example::
     rebuilt("ValueError", "bad city")                         # ValueError('bad city')
     rebuilt("UserError", "no model", {"UserError": UserError})  # the framework's UserError
     rebuilt("StripeError", "card declined").error_type        # 'StripeError'
+    recorded("NonRetryableError", "ValueError: bad city")        # ('ValueError', 'bad city')
 """
 
 from __future__ import annotations
@@ -42,3 +43,14 @@ def rebuilt(
         except Exception:  # a built-in with another constructor
             pass
     return fallback(error_type, message)
+
+
+def recorded(error_type: str, message: str) -> tuple[str, str]:
+    """The type name and message an activity raised, as the engine recorded them.
+
+    ``runtime.retries.fail_for_retry`` records a non-retryable failure as
+    ``NonRetryableError("<type>: <message>")``; that is unwrapped, anything else kept.
+    """
+    if error_type == "NonRetryableError" and ": " in message:
+        error_type, message = message.split(": ", 1)
+    return error_type, message

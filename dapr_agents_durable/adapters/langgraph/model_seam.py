@@ -36,9 +36,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from dapr_agents_durable.adapters.langgraph import callbacks, resumes
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import MessageData
+from dapr_agents_durable.adapters.langgraph.errors import as_raised
 from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
-from dapr_agents_durable.loop import DurableExecution, await_only, current_execution
+from dapr_agents_durable.loop import ActivityError, DurableExecution, await_only, current_execution
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 from dapr_agents_durable.runtime.deltas import DeltaEncoder
@@ -116,9 +117,12 @@ async def _request(model: BaseChatModel, messages: list[BaseMessage], stop: Any,
         request = {"model": name, "messages": data}
         start = callbacks.take_start(execution, run_manager)
         payload = {**requests.encoder.encode(request), "call": leave(execution, (model, messages, stop, kwargs, start))}
-        reply = await execution.call_activity(
-            MODEL_ACTIVITY, checked(payload, what=f"input of chat model {type(model).__name__}"), retry_policy=MODEL_RETRY_POLICY
-        )
+        try:
+            reply = await execution.call_activity(
+                MODEL_ACTIVITY, checked(payload, what=f"input of chat model {name}"), retry_policy=MODEL_RETRY_POLICY
+            )
+        except ActivityError as err:
+            raise as_raised(err) from None
         resumes.remember(execution, task, call, reply)
     return decode_result(reply)
 

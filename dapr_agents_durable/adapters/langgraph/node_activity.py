@@ -22,8 +22,9 @@ from langchain_core.runnables import RunnableConfig
 from dapr_agents_durable.adapters.langgraph.callbacks import app_only
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output
+from dapr_agents_durable.adapters.langgraph.errors import as_raised
 from dapr_agents_durable.adapters.langgraph.names import NODE_ACTIVITY
-from dapr_agents_durable.loop import current_execution, on_durable_loop
+from dapr_agents_durable.loop import ActivityError, current_execution, on_durable_loop
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
@@ -41,9 +42,12 @@ def durable_node(fn: Callable[..., Any]) -> Callable[..., Any]:
             return await _run(fn, state, config, takes_config)
         execution = current_execution()
         key = leave(execution, (fn, state, config, takes_config))
-        reply = await execution.call_activity(
-            NODE_ACTIVITY, checked({"call": key, "node": name}, what=f"call of node {name!r}"), retry_policy=MODEL_RETRY_POLICY
-        )
+        try:
+            reply = await execution.call_activity(
+                NODE_ACTIVITY, checked({"call": key, "node": name}, what=f"call of node {name!r}"), retry_policy=MODEL_RETRY_POLICY
+            )
+        except ActivityError as err:
+            raise as_raised(err) from None
         return decode_output(reply)
 
     # Not functools.wraps: LangGraph reads the node's signature (through __wrapped__) to pass config.

@@ -1,10 +1,11 @@
-"""Calls a node made before its ``interrupt()``, reused when the resumed node runs again.
+"""Calls a node made before its ``interrupt()`` or its failure, reused when the node runs again.
 
-LangGraph resumes an interrupted node by running it again from its start, so a model or
-tool call placed before ``interrupt()`` is made (and paid) again natively. In a durable run
-each node execution's calls are remembered by the node's task (``checkpoint_ns``), in call
-order; after a resume, the task's re-run gets the remembered reply for each call that
-asks the same as before, and only new calls become activities. The memory belongs to one
+LangGraph resumes an interrupted node, and retries a failed one under its ``RetryPolicy``,
+by running it again from its start, so a model or tool call made before is made (and paid)
+again natively. In a durable run each node execution's calls are remembered by the node's
+task (``checkpoint_ns``), in call order; after a resume, and in each new attempt of a
+retried node, the task's re-run gets the remembered reply for each call that asks the same
+as before, and only new calls (and calls that failed) become activities. The memory belongs to one
 workflow execution, so a replay from the start rebuilds it identically.
 
 Example::
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables.config import var_child_runnable_config
+from langgraph._internal._constants import CONF, CONFIG_KEY_RUNTIME
 
 from dapr_agents_durable.loop.execution import DurableExecution
 
@@ -32,6 +34,7 @@ from dapr_agents_durable.loop.execution import DurableExecution
 class _Calls:
     replies: dict[str, list[tuple[str, Any]]] = field(default_factory=dict)
     next: dict[str, int] = field(default_factory=dict)
+    attempts: dict[str, int] = field(default_factory=dict)
 
 
 _memory: weakref.WeakKeyDictionary[DurableExecution, _Calls] = weakref.WeakKeyDictionary()
@@ -41,6 +44,13 @@ def current_task() -> str | None:
     """The ``checkpoint_ns`` of the node task making this call (None outside a node)."""
     config = var_child_runnable_config.get() or {}
     return (config.get("configurable") or {}).get("checkpoint_ns") or None
+
+
+def _attempt() -> int:
+    """Which attempt of its node (``RetryPolicy``) the calling code runs in, 1 for the first."""
+    runtime = ((var_child_runnable_config.get() or {}).get(CONF) or {}).get(CONFIG_KEY_RUNTIME)
+    info = getattr(runtime, "execution_info", None)
+    return int(getattr(info, "node_attempt", 1))
 
 
 def digest(payload: Any) -> str:
@@ -53,6 +63,10 @@ def recall(execution: DurableExecution, task: str | None, call: str) -> Any:
     if task is None:
         return None
     calls = _memory.setdefault(execution, _Calls())
+    attempt = _attempt()
+    if calls.attempts.get(task, attempt) != attempt:  # a retry runs the node again from its first call
+        calls.next[task] = 0
+    calls.attempts[task] = attempt
     index = calls.next.get(task, 0)
     calls.next[task] = index + 1
     earlier = calls.replies.get(task, [])

@@ -21,9 +21,10 @@ from dapr_agents_durable.adapters.langgraph import resumes
 from dapr_agents_durable.adapters.langgraph.callbacks import app_only
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, to_data
+from dapr_agents_durable.adapters.langgraph.errors import as_raised
 from dapr_agents_durable.adapters.langgraph.names import TOOL_ACTIVITY
 from dapr_agents_durable.adapters.langgraph.scope import durable_call
-from dapr_agents_durable.loop import await_only, current_execution
+from dapr_agents_durable.loop import ActivityError, await_only, current_execution
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 
@@ -62,7 +63,10 @@ async def _request(tool: BaseTool, input: Any, config: Any, kwargs: dict[str, An
     reply = resumes.recall(execution, task, call)
     if reply is None:
         payload["call"] = leave(execution, (tool, input, config, kwargs))
-        reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
+        try:
+            reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
+        except ActivityError as err:
+            raise as_raised(err) from None
         resumes.remember(execution, task, call, reply)
     return decode_output(reply)
 
