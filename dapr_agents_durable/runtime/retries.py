@@ -18,12 +18,15 @@ Example::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import contextlib
+from collections.abc import Awaitable, Iterator
 from datetime import timedelta
 from typing import TypeVar
 
 import dapr.ext.workflow as wf
 from dapr.ext.workflow._durabletask.task import NonRetryableError
+
+from dapr_agents_durable.runtime.codec import CodecError
 
 T = TypeVar("T")
 
@@ -110,6 +113,20 @@ async def fail_for_retry(exc: Exception) -> None:
         raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
     await asyncio.sleep(retry_after(exc))
     raise exc
+
+
+@contextlib.contextmanager
+def stored_once_paid() -> Iterator[None]:
+    """Encode a paid call's result inside this block: a result that cannot be stored fails the activity for good.
+
+    A retry would pay the model again for a result that would be refused again (too large
+    for one durable step, not JSON, holding a secret), so the :class:`CodecError` becomes a
+    non-retryable failure whose text (``"CodecError: <message>"``) names what to change.
+    """
+    try:
+        yield
+    except CodecError as exc:
+        raise NonRetryableError(f"{type(exc).__name__}: {exc}") from exc
 
 
 async def within(call: Awaitable[T], timeout: float | None, *, what: str) -> T:

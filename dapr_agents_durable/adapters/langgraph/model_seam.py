@@ -43,7 +43,7 @@ from dapr_agents_durable.loop import ActivityError, DurableExecution, await_only
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import JSONValue, checked
 from dapr_agents_durable.runtime.deltas import DeltaEncoder
-from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
+from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid
 
 _original_agenerate = BaseChatModel._agenerate_with_cache
 _installed = False
@@ -161,7 +161,8 @@ async def model_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     except Exception as exc:
         await fail_for_retry(exc)
         raise
-    return encode_result(result)
+    with stored_once_paid():
+        return encode_result(result)
 
 
 def _without_client_retries(model: BaseChatModel) -> BaseChatModel:

@@ -27,7 +27,7 @@ from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.streaming import response_events
 from dapr_agents_durable.loop import current_execution, on_durable_loop
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, within
+from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid, within
 
 _original_get_model = turn_preparation.get_model
 
@@ -136,7 +136,8 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
             )
         except Exception as exc:
             await fail_for_retry(exc)  # transient failures retried after Retry-After, others at once
-    data = model_codec.encode_response(response, what=f"model response of agent {agent.name!r}")
+    with stored_once_paid():
+        data = model_codec.encode_response(response, what=f"model response of agent {agent.name!r}")
     if isinstance(name := getattr(model, "model", None), str):  # the SDK's OpenAI and LiteLLM models
         data["model"] = name  # for operators reading the history (decoding ignores it)
     refs.remember_result(ctx, MODEL_ACTIVITY, payload, data)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic_ai import exceptions
 
 from dapr_agents_durable.runtime import raised
-from dapr_agents_durable.runtime.codec import checked
+from dapr_agents_durable.runtime.codec import CodecError, checked
 from dapr_agents_durable.runtime.raised import CallFailed
 
 
@@ -29,8 +29,8 @@ class ToolFailed(CallFailed):
 
 
 _MESSAGE_ONLY: dict[str, type[Exception]] = {
-    kind.__name__: kind
-    for kind in (exceptions.UserError, exceptions.AgentRunError, exceptions.UsageLimitExceeded)
+    **{kind.__name__: kind for kind in (exceptions.UserError, exceptions.AgentRunError, exceptions.UsageLimitExceeded)},
+    CodecError.__name__: exceptions.UserError,  # a result that cannot be stored: the fix is the user's
 }
 
 

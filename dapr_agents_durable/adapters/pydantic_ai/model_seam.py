@@ -42,6 +42,7 @@ from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
 from dapr_agents_durable.loop import DurableExecution, current_execution
 from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import Registry, get_runtime, idempotency
+from dapr_agents_durable.runtime.codec import CodecError
 from dapr_agents_durable.runtime.deltas import DeltaCache, DeltaEncoder, RecordedRun
 from dapr_agents_durable.runtime.recorded import RecordedActivities
 from dapr_agents_durable.runtime.registry import registered
@@ -181,7 +182,10 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
             if is_transient(exc):
                 await fail_for_retry(exc)  # raises: retried by the durable policy after Retry-After
             return {"error": encode_error(exc)}
-    return {"response": RESPONSE.encode(response, what=f"model response of agent {agent_name!r}")}
+    try:
+        return {"response": RESPONSE.encode(response, what=f"model response of agent {agent_name!r}")}
+    except CodecError as exc:  # not retried: that would pay the model again for the same refusal
+        return {"error": encode_error(exc)}
 
 
 async def _send(model: Model, request: dict[str, Any], settings: ModelSettings) -> ModelResponse:

@@ -106,3 +106,12 @@ async def test_an_oversized_tool_result_fails_naming_the_tool_the_size_and_the_f
     assert type(raised.value).__name__ == "UserError"  # the SDK's own error for a failing tool
     state = get_runtime().state("bad-size-1")
     assert state.runtime_status == WorkflowStatus.FAILED and model.calls == 1
+
+
+async def test_a_model_response_too_large_to_store_fails_at_once_without_asking_the_model_again() -> None:
+    model = ScriptedModel(lambda items: [message("y" * 4_000_000)])
+    with pytest.raises(Exception, match=r"model response of agent 'rambler': \d+ bytes encoded, more than the "
+                                        r"\d+-byte limit for one durable step; return less data"):
+        await Runner.run(Agent(name="rambler", model=model), "talk", run_id="bad-size-2")
+    assert model.calls == 1  # not retried: a retry would pay for the same refusal
+    assert get_runtime().state("bad-size-2").runtime_status == WorkflowStatus.FAILED
