@@ -7,7 +7,8 @@ injected state and ``ToolRuntime`` work as native, and the app's callback handle
 tool run there, once per real call (LangGraph's own handlers stay in the workflow). The
 result crosses the boundary as LangChain data:
 a ``ToolMessage`` as ``message_to_dict``, a ``Command`` (handoffs) as its parts, anything
-else with ``langchain_core.load.dumpd``.
+else with ``langchain_core.load.dumpd``. A tool's ``interrupt()`` interrupts its node as natively
+(:mod:`~dapr_agents_durable.adapters.langgraph.tool_interrupts`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import functools
 from typing import Any
 
 from langchain_core.tools import BaseTool
+from langgraph.errors import GraphInterrupt
 
-from dapr_agents_durable.adapters.langgraph import resumes
+from dapr_agents_durable.adapters.langgraph import resumes, tool_interrupts
 from dapr_agents_durable.adapters.langgraph.callbacks import app_only
 from dapr_agents_durable.adapters.langgraph.calls import leave, take
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, to_data
@@ -67,7 +69,9 @@ async def _request(tool: BaseTool, input: Any, config: Any, kwargs: dict[str, An
             reply = await execution.call_activity(TOOL_ACTIVITY, checked(payload, what=f"call of tool {tool.name!r}"))
         except ActivityError as err:
             raise as_raised(err) from None
-        resumes.remember(execution, task, call, reply)
+        if "interrupts" not in reply:  # a resumed node calls an interrupted tool again
+            resumes.remember(execution, task, call, reply)
+    tool_interrupts.apply(config, reply)
     return decode_output(reply)
 
 
@@ -81,7 +85,13 @@ def _summary(input: Any) -> Any:
 async def tool_activity(ctx: Any, request: dict[str, Any]) -> JSONValue:
     """Run the node's tool on its own input and config, under the call's idempotency key."""
     tool, input, config, kwargs = await take(request["call"], ctx.workflow_id)
-    own: Any = {**config, "callbacks": app_only(config.get("callbacks"))} if config else None
+    own, effects = tool_interrupts.isolated({**config, "callbacks": app_only(config.get("callbacks"))} if config else None)
     call_id = (request["input"] or {}).get("id") if isinstance(request["input"], dict) else None
     with idempotency.step_key(ctx.workflow_id, call_id or f"tool-{ctx.task_id}"):
-        return encode_output(await _original_ainvoke(tool, input, own, **kwargs))
+        try:
+            output = await _original_ainvoke(tool, input, own, **kwargs)
+        except GraphInterrupt as exc:
+            return tool_interrupts.interrupted(exc, effects)
+    result = encode_output(output)
+    assert isinstance(result, dict)  # one field: the message, command or value
+    return checked({**result, **tool_interrupts.encoded(effects)}, what=f"result of tool {tool.name!r}")

@@ -145,3 +145,14 @@ def test_after_a_kill_the_restarted_process_hears_only_the_calls_it_makes(tmp_pa
         heard = len(read_jsonl(log))
         finish(_start(server, tmp_path, "callbacks-crash", "loop", extra={"CALLBACK_LOG": str(log)}))
         assert len(read_jsonl(log)) == heard  # the finished run's result comes from history, silently
+
+
+def test_each_event_is_heard_once_when_every_step_replays(cold_replay: None) -> None:
+    question = {"messages": [HumanMessage("Weather in Paris and Oslo?")]}
+    native, durable = Counting(), Counting()
+    react(NativeStateGraph, script(Counting())).invoke(question, {"callbacks": [native]})
+    react(StateGraph, script(Counting()), name="callbacks-cold").invoke(
+        question, {"configurable": {"thread_id": "callbacks-cold"}, "callbacks": [durable]})
+    assert durable.counts() == native.counts()
+    assert durable.calls() == native.calls()
+    assert sorted(durable.ended) == sorted(durable.started)
