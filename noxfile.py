@@ -26,23 +26,24 @@ def core(session: nox.Session) -> None:
     session.run("pytest", "tests", "--ignore=tests/frameworks", *session.posargs)
 
 
-def _framework_session(extra: str, directory: str) -> None:
+def _framework_session(extra: str, directory: str, test_deps: tuple[str, ...]) -> None:
     @nox.session(name=extra, python=PYTHON)
     def run(session: nox.Session) -> None:
-        session.install("-e", f".[test,{extra}]")
+        session.install("-e", f".[test,{extra}]", *test_deps)
         session.run("pytest", f"tests/frameworks/{directory}", *session.posargs)
 
     run.__doc__ = f"{extra}: its latest release, in its own environment."
 
 
-for _extra, _directory in (
-    ("openai-agents", "openai_agents"),
-    ("pydantic-ai", "pydantic_ai"),
-    ("langgraph", "langgraph"),
-    ("crewai", "crewai"),
+for _extra, _directory, _test_deps in (
+    ("openai-agents", "openai_agents", ()),
+    # The MCP tests run a real MCP server: the framework's own `mcp` extra (FastMCP's client, the MCP SDK).
+    ("pydantic-ai", "pydantic_ai", ("pydantic-ai-slim[mcp]",)),
+    ("langgraph", "langgraph", ()),
+    ("crewai", "crewai", ()),
 ):
     if (Path(__file__).parent / "tests" / "frameworks" / _directory).is_dir():
-        _framework_session(_extra, _directory)
+        _framework_session(_extra, _directory, _test_deps)
 
 
 UPSTREAM_OPENAI_AGENTS = "openai-agents==0.24.0 --hash=sha256:4b4b285f4fed81fdf1b4ac426a9101658d9cd29b4fb1aaeee18f639b77e704e3"

@@ -98,6 +98,14 @@ def _openai_agents(kind: str, input: Any, result: Any) -> str:
     return ""
 
 
+def _pydantic_ai(kind: str, input: Any, result: Any) -> str:
+    if kind == "mcp_tools":  # an MCP server's tool listing (adapters/pydantic_ai/mcp_seam.py)
+        tools = _get(result, "tools")
+        listed = ", ".join(name for name in tools if isinstance(name, str)) if isinstance(tools, dict) else None
+        return _call(_join(_text(_get(input, "toolset")), "list_tools"), None, listed, result is not None)
+    return ""
+
+
 def _langgraph(kind: str, input: Any, result: Any) -> str:
     if kind == "node":
         return _call(_get(input, "node"), None, langgraph_output(result), result is not None)
@@ -117,6 +125,7 @@ def _crewai(kind: str, input: Any, result: Any) -> str:
 
 _DESCRIBERS: dict[str, Callable[[str, Any, Any], str]] = {
     "openai_agents": _openai_agents,
+    "pydantic_ai": _pydantic_ai,
     "langgraph": _langgraph,
     "crewai": _crewai,
 }

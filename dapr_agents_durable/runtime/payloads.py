@@ -91,8 +91,8 @@ def _pydantic_ai_model(input: Any, result: Any) -> ModelCall:
 def _pydantic_ai_tool(input: Any, result: Any) -> ToolCall:
     outcome = get(result, "kind")
     reply: Any = get(result, "value")
-    if outcome == "retry":
-        reply = f"retry: {get(result, 'message')}"
+    if outcome in ("retry", "failed"):
+        reply = f"{outcome}: {get(result, 'message')}"
     elif outcome in ("approval_required", "call_deferred"):
         reply = outcome.replace("_", " ")
     elif outcome == "error":

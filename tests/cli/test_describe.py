@@ -67,6 +67,12 @@ CASES: list[tuple[str, Any, Any, str]] = [
     ("pydantic_ai.tool", {"tool": "refund", "args": {}},
      {"kind": "error", "error": {"type": "KeyError", "message": "'x'"}},
      "refund {} -> KeyError: 'x'"),
+    ("pydantic_ai.tool", {"tool": "stock", "args": {"item": "kiwi"}, "tool_def": {"name": "stock"}},
+     {"kind": "failed", "message": "unknown item"}, 'stock {"item": "kiwi"} -> failed: unknown item'),
+    ("pydantic_ai.mcp_tools", {"agent": "a", "toolset": "inventory", "run_context": {}, "has_deps": False},
+     {"tools": {"stock": {"name": "stock"}, "restock": {"name": "restock"}}, "instructions": None},
+     "inventory list_tools -> stock, restock"),
+    ("pydantic_ai.mcp_tools", {"agent": "a", "toolset": "inventory"}, None, "inventory list_tools"),
     # LangGraph: the provider's response metadata names the model, else the input's model class.
     ("langgraph.model", {"model": "ChatOpenAI", "messages": [], "call": "k"},
      {"generations": [{"message": {"type": "ai", "data": {

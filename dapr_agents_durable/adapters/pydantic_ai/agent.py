@@ -31,8 +31,15 @@ from pydantic_ai.run import AgentRunResult
 from dapr_agents_durable.adapters.pydantic_ai import approvals, arguments, streams
 from dapr_agents_durable.adapters.pydantic_ai.deps import HAS_DEPS, PERSISTED_DEPS, check_persistable
 from dapr_agents_durable.adapters.pydantic_ai.delegation import run_delegate
+from dapr_agents_durable.adapters.pydantic_ai.mcp_seam import mcp_tools_activity
 from dapr_agents_durable.adapters.pydantic_ai.model_seam import model_activity
-from dapr_agents_durable.adapters.pydantic_ai.names import DELEGATE_WORKFLOW, MODEL_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.pydantic_ai.names import (
+    DELEGATE_WORKFLOW,
+    MCP_TOOLS_ACTIVITY,
+    MODEL_ACTIVITY,
+    TOOL_ACTIVITY,
+    WORKFLOW,
+)
 from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, DEPS_FACTORIES, SPECS, RunSpec, missing_message
 from dapr_agents_durable.adapters.pydantic_ai.tool_seam import tool_activity
 from dapr_agents_durable.adapters.pydantic_ai.workflow import run_workflow
@@ -57,6 +64,7 @@ def _ensure_registered(runtime: DurableRuntime) -> None:
     runtime.register_workflow(DELEGATE_WORKFLOW, run_workflow)
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
     runtime.register_activity(TOOL_ACTIVITY, tool_activity)
+    runtime.register_activity(MCP_TOOLS_ACTIVITY, mcp_tools_activity)
 
 
 class DaprAgent(Generic[DepsT, OutputT]):

@@ -10,7 +10,9 @@ workflow, and on its durable loop:
   hooks, output validation and retries still run in the workflow, as natively;
 * ``get_wrapper_toolset`` wraps each function toolset in
   :class:`~dapr_agents_durable.adapters.pydantic_ai.tool_seam.ActivityToolset`, whose tool
-  calls are ``pydantic_ai.tool`` activities;
+  calls are ``pydantic_ai.tool`` activities, and each MCP server in
+  :class:`~dapr_agents_durable.adapters.pydantic_ai.mcp_seam.MCPActivityToolset`, whose tool
+  listing is a ``pydantic_ai.mcp_tools`` activity as well;
 * ``wrap_run`` keeps PydanticAI's sync callables (sync instructions, history processors,
   output functions) on the durable loop's thread, and ``get_run_clock`` gives the run
   workflow time, so deadlines are replay-stable.
@@ -36,6 +38,7 @@ from pydantic_ai.run import AgentRunResult
 from pydantic_ai.tools import RunContext
 from pydantic_ai.toolsets import AbstractToolset
 
+from dapr_agents_durable.adapters.pydantic_ai.mcp_seam import is_mcp_server, wrap_server
 from dapr_agents_durable.adapters.pydantic_ai.model_seam import ActivityModel
 from dapr_agents_durable.adapters.pydantic_ai.tool_seam import ActivityToolset, wrap_leaf
 from dapr_agents_durable.loop import DurableLoopError, current_execution, on_durable_loop
@@ -53,7 +56,7 @@ class _LoopThreadOnly(Executor):
 
 @dataclass
 class DaprDurability(AbstractCapability[Any]):
-    """Runs each model request and function-tool call of a durable run as an activity.
+    """Runs each model request and tool call (function tools, MCP servers) of a durable run as an activity.
 
     Unbound (as constructed by a user) it does nothing; ``for_run`` binds it to the agent
     and the durable run when the run executes inside a ``pydantic_ai.run`` workflow.
@@ -83,6 +86,8 @@ class DaprDurability(AbstractCapability[Any]):
         def wrap(leaf: AbstractToolset[Any]) -> AbstractToolset[Any]:
             if isinstance(leaf, ActivityToolset):
                 return leaf
+            if is_mcp_server(leaf):
+                return wrap_server(leaf, agent_name, self.has_deps)
             return wrap_leaf(leaf, agent_name, self.has_deps)
 
         return toolset.visit_and_replace(wrap)

@@ -17,5 +17,8 @@ MODEL_ACTIVITY = "pydantic_ai.model"
 TOOL_ACTIVITY = "pydantic_ai.tool"
 """One toolset call of an agent (a function tool, or a tool of an MCP server)."""
 
+MCP_TOOLS_ACTIVITY = "pydantic_ai.mcp_tools"
+"""Listing the tools (and reading the instructions) of one MCP server of an agent, for a run or a run step."""
+
 DELEGATE_KIND = "delegate"
 """The kind in a delegated run's id: ``<run id>-delegate-<tool call id>-<n>``."""
