@@ -39,9 +39,17 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command
 
 from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, subgraphs, tool_seam
+from dapr_agents_durable.adapters.langgraph.cache import cache_activity
 from dapr_agents_durable.adapters.langgraph.callbacks import report_to
 from dapr_agents_durable.adapters.langgraph.model_seam import model_activity
-from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, NODE_ACTIVITY, SUBGRAPH_WORKFLOW, TOOL_ACTIVITY, WORKFLOW
+from dapr_agents_durable.adapters.langgraph.names import (
+    CACHE_ACTIVITY,
+    MODEL_ACTIVITY,
+    NODE_ACTIVITY,
+    SUBGRAPH_WORKFLOW,
+    TOOL_ACTIVITY,
+    WORKFLOW,
+)
 from dapr_agents_durable.adapters.langgraph.node_activity import node_activity
 from dapr_agents_durable.adapters.langgraph.tool_seam import tool_activity
 from dapr_agents_durable.adapters.langgraph.threads import GRAPHS, on_saver, seeded_saver
@@ -71,6 +79,7 @@ def _ensure_registered(runtime: DurableRuntime) -> None:
     runtime.register_activity(MODEL_ACTIVITY, model_activity)
     runtime.register_activity(TOOL_ACTIVITY, tool_activity)
     runtime.register_activity(NODE_ACTIVITY, node_activity)
+    runtime.register_activity(CACHE_ACTIVITY, cache_activity)
 
 
 class DurableGraph:

@@ -16,6 +16,9 @@ TOOL_ACTIVITY = "langgraph.tool"
 NODE_ACTIVITY = "langgraph.node"
 """One whole node wrapped in ``durable_node(fn)``."""
 
+CACHE_ACTIVITY = "langgraph.cache"
+"""One lookup of a graph's node cache (``compile(cache=...)``) for a super-step's cached nodes."""
+
 INTERRUPT_TOOL = "interrupt"
 """The ``tool`` of a pending approval that stands for a LangGraph ``interrupt()``."""
 

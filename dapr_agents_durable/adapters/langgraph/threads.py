@@ -15,6 +15,7 @@ from typing import Any
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
 
+from dapr_agents_durable.adapters.langgraph.cache import RecordedCache
 from dapr_agents_durable.runtime import Registry
 
 GRAPHS: Registry[Pregel[Any, Any, Any, Any]] = Registry("LangGraph graph")
@@ -50,5 +51,8 @@ def seeded_saver(thread_id: str, encoded: dict[str, Any] | None) -> InMemorySave
 
 
 def on_saver(graph: Pregel[Any, Any, Any, Any], saver: InMemorySaver) -> Pregel[Any, Any, Any, Any]:
-    """The graph compiled the same, checkpointing into ``saver``."""
-    return graph.copy(update={"checkpointer": saver})
+    """The graph compiled the same, checkpointing into ``saver``, its node cache read through the history."""
+    update: dict[str, Any] = {"checkpointer": saver}
+    if graph.cache is not None and not isinstance(graph.cache, RecordedCache):
+        update["cache"] = RecordedCache(graph.cache)
+    return graph.copy(update=update)

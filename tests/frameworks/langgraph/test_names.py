@@ -8,6 +8,7 @@ def test_names_are_pinned() -> None:
     assert names.MODEL_ACTIVITY == "langgraph.model"
     assert names.TOOL_ACTIVITY == "langgraph.tool"
     assert names.NODE_ACTIVITY == "langgraph.node"
+    assert names.CACHE_ACTIVITY == "langgraph.cache"
     assert names.INTERRUPT_TOOL == "interrupt"
     assert names.SUBGRAPH_WORKFLOW == "langgraph.subgraph"
     assert names.SUBGRAPH_KIND == "subgraph"

@@ -10,15 +10,16 @@ from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType as Ev
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import tool
 from langgraph.cache.memory import InMemoryCache
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.errors import GraphRecursionError
 from langgraph.graph import END, START, MessagesState
 from langgraph.graph import StateGraph as NativeStateGraph
-from langgraph.types import CachePolicy, RetryPolicy
+from langgraph.types import CachePolicy, Command, RetryPolicy, interrupt
 from scripted import ScriptedChatModel, scripted, shape
 from test_react import activities
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
-from dapr_agents_durable.adapters.langgraph.names import MODEL_ACTIVITY, TOOL_ACTIVITY
+from dapr_agents_durable.adapters.langgraph.names import CACHE_ACTIVITY, MODEL_ACTIVITY, TOOL_ACTIVITY
 from dapr_agents_durable.runtime import get_runtime
 
 lookups: Counter[str] = Counter()
@@ -129,4 +130,37 @@ def test_a_cached_node_answers_the_second_call_from_its_cache_as_natively() -> N
         outs.append(out["messages"][-1].content)
     assert outs == ["Short.", "Short.", "Another."]
     assert len(durable_model.seen) == len(native_model.seen) == 2
-    assert activities("cached-1") == []
+    assert activities("cached-0") == [CACHE_ACTIVITY, MODEL_ACTIVITY]
+    assert activities("cached-1") == [CACHE_ACTIVITY]  # the lookup is recorded, the hit skips the model
+
+
+def cached_then_asked(builder_type: Any, model: ScriptedChatModel, cache: InMemoryCache) -> Any:
+    def summarize(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    def ask(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [HumanMessage(str(interrupt("Publish?")))]}
+
+    builder = builder_type(MessagesState)
+    builder.add_node("summarize", summarize, cache_policy=CachePolicy(ttl=600))
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "summarize")
+    builder.add_edge("summarize", "ask")
+    return builder.compile(cache=cache, checkpointer=InMemorySaver(), name="cached-ask")
+
+
+def test_a_cache_hit_stays_a_hit_when_the_run_replays_after_the_cache_is_gone(cold_replay: None) -> None:
+    question = {"messages": [HumanMessage("Summarize.", id="q")]}
+    results = []
+    for builder_type in (NativeStateGraph, StateGraph):
+        cache, model = InMemoryCache(), scripted(AIMessage("Short."), AIMessage("Another."))
+        graph = cached_then_asked(builder_type, model, cache)
+        first = graph.invoke(question, {"configurable": {"thread_id": f"cache-fill-{builder_type.__name__}"}})
+        config = {"configurable": {"thread_id": f"cache-hit-{builder_type.__name__}"}}
+        paused = graph.invoke(question, config)
+        cache.clear()  # a restarted process, or the entry's ttl passed, while the run waits
+        out = graph.invoke(Command(resume="yes"), config)
+        results.append(([m.content for m in first["messages"]], [m.content for m in paused["messages"]],
+                         [m.content for m in out["messages"]], len(model.seen)))
+    assert results[1] == results[0] == (["Summarize.", "Short."], ["Summarize.", "Short."],
+                                        ["Summarize.", "Short.", "yes"], 1)
