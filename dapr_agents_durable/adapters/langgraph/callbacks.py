@@ -1,7 +1,8 @@
 """LangChain callbacks of durable runs: each event once, from live code, model and tool events where the call runs.
 
 A call's ``config["callbacks"]`` is kept for its thread in this process and handed to
-the graph in the workflow (and to its subgraphs' children). There, on a durable loop,
+the graph in the workflow, and to its subgraphs' children (their runs nested under the
+calling node's, as natively). There, on a durable loop,
 the app's handlers (every handler but LangGraph's own stream handlers, which rebuild
 stream chunks and so see every event) get:
 
@@ -32,7 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, BaseCallbackHandler, BaseCallbackManager
+from langchain_core.callbacks import (
+    AsyncCallbackManager,
+    AsyncCallbackManagerForLLMRun,
+    BaseCallbackHandler,
+    BaseCallbackManager,
+)
 from langchain_core.callbacks import manager as callback_manager
 from langchain_core.language_models.chat_models import _generate_response_from_error
 from langchain_core.outputs import ChatResult, LLMResult
@@ -83,6 +89,28 @@ def callbacks_of(thread: str) -> Any:
     """The handlers the latest call on ``thread`` passed, for the graph's config."""
     with _lock:
         return _by_thread.get(thread)
+
+
+def for_child(thread: str, own: list[BaseCallbackHandler], parent_run: str | None) -> Any:
+    """A subgraph child's callbacks: ``own`` and the thread's app handlers, its runs under ``parent_run``."""
+    app = app_handlers(callbacks_of(thread))
+    if not app:
+        return own or None
+    handlers = [*app, *own]
+    return AsyncCallbackManager(handlers, handlers, parent_run_id=UUID(parent_run) if parent_run else None)
+
+
+def parent_run(config: Any) -> str | None:
+    """The run a subgraph called with ``config`` nests under (its calling node's), for its child."""
+    run_id = getattr(config.get("callbacks"), "parent_run_id", None)
+    return None if run_id is None else str(run_id)
+
+
+def app_handlers(callbacks: Any) -> list[BaseCallbackHandler]:
+    """The app's handlers among a config's callbacks (a list or a manager's inheritable ones)."""
+    if isinstance(callbacks, BaseCallbackManager):
+        callbacks = callbacks.inheritable_handlers
+    return [h for h in callbacks or () if not _langgraphs(h)]
 
 
 def forget_thread(thread: str) -> None:

@@ -60,6 +60,7 @@ from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Interrupt
 
+from dapr_agents_durable.adapters.langgraph import callbacks
 from dapr_agents_durable.adapters.langgraph.calls import LOOKUP_TIMEOUT, forget
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, from_data, to_data
 from dapr_agents_durable.adapters.langgraph.names import SUBGRAPH_KIND, SUBGRAPH_WORKFLOW, WORKFLOW
@@ -174,6 +175,8 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
         "checkpoint_map": conf.get(CONFIG_KEY_CHECKPOINT_MAP),
         "stream_modes": sorted(stream.modes) if stream is not None else None,
         "recursion_limit": config.get("recursion_limit"),
+        "run_name": config.get("run_name"),
+        "parent_run": callbacks.parent_run(config),
         "saved": export_saved(saver, thread, namespace),
     }
     child_id = _child_id(execution, conf[CONFIG_KEY_TASK_ID])
@@ -277,6 +280,9 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
             config["callbacks"] = [StreamMessagesHandler(chunks.append, True)]
         if request["recursion_limit"] is not None:
             config["recursion_limit"] = request["recursion_limit"]
+        config["callbacks"] = callbacks.for_child(thread, config.get("callbacks") or [], request.get("parent_run"))
+        if request.get("run_name"):
+            config["run_name"] = request["run_name"]
         result: dict[str, Any] = {}
         name = request["graph"]
         try:

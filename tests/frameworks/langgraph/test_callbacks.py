@@ -16,6 +16,8 @@ from langgraph.prebuilt import ToolNode, tools_condition
 from scripted import ScriptedChatModel, call, get_weather
 from test_crash_resume import CRASH_AT, STEPS, _start
 from test_react import react
+from test_subgraphs import QUESTION as SUBGRAPH_QUESTION
+from test_subgraphs import Models, desk
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.testing import ScriptedModelServer, finish, kill_during_request, read_jsonl, step_loop
@@ -28,30 +30,35 @@ class Counting(BaseCallbackHandler):
         self.events: list[tuple[str, str]] = []
         self.started: list[UUID] = []
         self.ended: list[UUID] = []
+        self.parents: dict[UUID, UUID | None] = {}
 
-    def _start(self, kind: str, name: str, run_id: UUID) -> None:
+    def _start(self, kind: str, name: str, run_id: UUID, parent_run_id: UUID | None) -> None:
         self.events.append((kind, name))
         self.started.append(run_id)
+        self.parents[run_id] = parent_run_id
 
     def _end(self, kind: str, run_id: UUID) -> None:
         self.events.append((kind, ""))
         self.ended.append(run_id)
 
-    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        self._start("chain", str(kwargs.get("name")), run_id)
+    def on_chain_start(self, serialized: Any, inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None,
+                       **kwargs: Any) -> None:
+        self._start("chain", str(kwargs.get("name")), run_id, parent_run_id)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end("chain end", run_id)
 
-    def on_chat_model_start(self, serialized: Any, messages: list[list[Any]], *, run_id: UUID, **kwargs: Any) -> None:
-        self._start("model", f"{len(messages[0])} messages", run_id)
+    def on_chat_model_start(self, serialized: Any, messages: list[list[Any]], *, run_id: UUID,
+                            parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+        self._start("model", f"{len(messages[0])} messages", run_id, parent_run_id)
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self.events.append(("model end", str(response.generations[0][0].message.content)))
         self.ended.append(run_id)
 
-    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID, **kwargs: Any) -> None:
-        self._start("tool", str(serialized.get("name")), run_id)
+    def on_tool_start(self, serialized: Any, input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None,
+                      **kwargs: Any) -> None:
+        self._start("tool", str(serialized.get("name")), run_id, parent_run_id)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end("tool end", run_id)
@@ -61,6 +68,14 @@ class Counting(BaseCallbackHandler):
         for kind, _ in self.events:
             counted[kind] = counted.get(kind, 0) + 1
         return counted
+
+    def roots(self) -> list[str]:
+        """The names of the runs whose parent this handler did not hear start."""
+        names = [name for kind, name in self.events if kind in ("chain", "model", "tool")]
+        return [name for run, name in zip(self.started, names) if self.parents[run] not in self.parents]
+
+    def chains(self) -> list[str]:
+        return [name for kind, name in self.events if kind == "chain"]
 
     def calls(self) -> list[tuple[str, str]]:
         """The model and tool starts, in order."""
@@ -87,6 +102,7 @@ def test_handlers_in_the_config_and_on_the_model_hear_what_they_hear_natively() 
         ("model", "1 messages"), ("tool", "get_weather"), ("tool", "get_weather"), ("model", "4 messages")]
     assert [e for e in durable.events if e[0] == "model end"] == [("model end", ""), ("model end", "Sunny in both.")]
     assert sorted(durable.ended) == sorted(durable.started)  # every run that started ended, each once
+    assert durable.roots() == ["callbacks-react"] and native.roots() == ["LangGraph"]  # all under the graph's run
     assert len(set(durable.started)) == len(durable.started)
     assert durable_bound.events == native_bound.events  # a handler bound on the model hears its runs only
     assert durable_bound.counts() == {"model": 2, "model end": 2}
@@ -156,3 +172,15 @@ def test_each_event_is_heard_once_when_every_step_replays(cold_replay: None) -> 
     assert durable.counts() == native.counts()
     assert durable.calls() == native.calls()
     assert sorted(durable.ended) == sorted(durable.started)
+
+
+def test_subgraph_children_report_to_the_handlers_nested_as_natively() -> None:
+    native, durable = Counting(), Counting()
+    desk(NativeStateGraph, Models()).invoke(SUBGRAPH_QUESTION, {"callbacks": [native]})
+    desk(StateGraph, Models(), name="callbacks-desk").invoke(
+        SUBGRAPH_QUESTION, {"configurable": {"thread_id": "callbacks-desk"}, "callbacks": [durable]})
+    assert durable.counts() == native.counts()
+    assert durable.calls() == native.calls()
+    assert durable.chains()[1:] == native.chains()[1:]  # after the graph's own run (named differently here)
+    assert sorted(durable.ended) == sorted(durable.started)
+    assert durable.roots() == ["callbacks-desk"] and native.roots() == ["LangGraph"]  # all under the graph's run
