@@ -14,8 +14,10 @@ workflow, and on its durable loop:
   :class:`~dapr_agents_durable.adapters.pydantic_ai.mcp_seam.MCPActivityToolset`, whose tool
   listing is a ``pydantic_ai.mcp_tools`` activity as well;
 * ``wrap_run`` keeps PydanticAI's sync callables (sync instructions, history processors,
-  output functions) on the durable loop's thread, and ``get_run_clock`` gives the run
-  workflow time, so deadlines are replay-stable.
+  output functions) on the durable loop's thread, and keeps the spans of replayed steps out
+  of PydanticAI's instrumentation (``replay_scope``; it wraps the ``Instrumentation``
+  capability so the run span is covered too); ``get_run_clock`` gives the run workflow
+  time, so deadlines are replay-stable.
 
 Example::
 
@@ -32,7 +34,8 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_ai import Agent
-from pydantic_ai.capabilities import AbstractCapability, WrapRunHandler
+from pydantic_ai.capabilities import AbstractCapability, CapabilityOrdering, Instrumentation, WrapRunHandler
+from pydantic_ai.durable_exec import replay_scope
 from pydantic_ai.models import Model
 from pydantic_ai.run import AgentRunResult
 from pydantic_ai.tools import RunContext
@@ -41,7 +44,7 @@ from pydantic_ai.toolsets import AbstractToolset
 from dapr_agents_durable.adapters.pydantic_ai.mcp_seam import is_mcp_server, wrap_server
 from dapr_agents_durable.adapters.pydantic_ai.model_seam import ActivityModel
 from dapr_agents_durable.adapters.pydantic_ai.tool_seam import ActivityToolset, wrap_leaf
-from dapr_agents_durable.loop import DurableLoopError, current_execution, on_durable_loop
+from dapr_agents_durable.loop import DurableLoopError, current_execution, on_durable_loop, side_effects_suppressed
 
 
 class _LoopThreadOnly(Executor):
@@ -73,6 +76,9 @@ class DaprDurability(AbstractCapability[Any]):
         name = agent.name if isinstance(agent, Agent) else None
         return DaprDurability(agent_name=name or "", has_deps=ctx.deps is not None, id=self.id)
 
+    def get_ordering(self) -> CapabilityOrdering:
+        return CapabilityOrdering(position="outermost", wraps=[Instrumentation])
+
     def get_wrapper_model(self, model: Model) -> Model | None:
         if self.agent_name is None or isinstance(model, ActivityModel):
             return None
@@ -101,5 +107,5 @@ class DaprDurability(AbstractCapability[Any]):
     async def wrap_run(self, ctx: RunContext[Any], *, handler: WrapRunHandler) -> AgentRunResult[Any]:
         if self.agent_name is None:
             return await handler()
-        with Agent.using_thread_executor(_LoopThreadOnly()):
+        with Agent.using_thread_executor(_LoopThreadOnly()), replay_scope(is_replaying=side_effects_suppressed):
             return await handler()

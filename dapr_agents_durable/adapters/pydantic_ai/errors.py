@@ -24,8 +24,9 @@ from dapr_agents_durable.runtime.codec import CodecError, checked
 from dapr_agents_durable.runtime.raised import CallFailed
 
 
-class ToolFailed(CallFailed):
-    """A model or tool call raised an exception type that cannot be rebuilt here; its text is the original's."""
+class StepFailed(CallFailed):
+    """A model or tool call raised an exception type that cannot be rebuilt here; its text is the original's
+    (``error_type`` names the type). Not PydanticAI's ``ToolFailed``, a failed result the model sees."""
 
 
 _MESSAGE_ONLY: dict[str, type[Exception]] = {
@@ -76,7 +77,7 @@ def exhausted(error_type: str, message: str, model_name: str) -> Exception:
 
 def rebuilt(kind: str, message: str) -> Exception:
     """An exception of type name ``kind`` (PydanticAI's message-only ones, built-ins) with ``message``."""
-    return raised.rebuilt(kind, message, _MESSAGE_ONLY, fallback=ToolFailed)
+    return raised.rebuilt(kind, message, _MESSAGE_ONLY, fallback=StepFailed)
 
 
 def _plain(body: Any) -> Any:

@@ -43,6 +43,7 @@ from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.codec import Codec
 from dapr_agents_durable.runtime.registry import registered
+from dapr_agents_durable.runtime.retries import within
 from dapr_agents_durable.runtime.run_ids import nested_runs
 
 TOOL_DEFINITION = Codec(TypeAdapter(ToolDefinition), what="PydanticAI tool definition")
@@ -111,14 +112,22 @@ class ActivityToolset(WrapperToolset[Any]):
 _SYNTHETIC_ID = re.compile(r"<[a-z0-9_]+:[0-9a-f]+>")
 """PydanticAI's run-local handle of a capability without an ``id`` (random per run, never persisted)."""
 
+_TRACING_CAPABILITIES = frozenset({"instrumentation"})
+_TRACING_FIELDS = ("trace_include_content", "instrumentation_version")
+"""Whether and how the process traces: not part of a step, so a run started untraced resumes traced."""
+
 
 def serialized_run_context(ctx: RunContext[Any]) -> dict[str, Any]:
-    """PydanticAI's serialized ``RunContext``, without the run-local capability handles (random per run),
-    its sets sorted (their order depends on the process's string hashing, and a replay must send the same input)."""
+    """PydanticAI's serialized ``RunContext``, without the run-local capability handles (random per
+    run) and the tracing settings, its sets sorted (their order depends on the process's string
+    hashing, and a replay must send the same input)."""
     serialized = DurableRunContext.serialize_run_context(ctx)
+    for key in _TRACING_FIELDS:
+        serialized.pop(key, None)
     for key in ("active_capability_ids", "_deferred_capability_ids"):
         if key in serialized:
-            serialized[key] = sorted(i for i in serialized[key] if not _SYNTHETIC_ID.fullmatch(i))
+            serialized[key] = sorted(i for i in serialized[key]
+                                     if not _SYNTHETIC_ID.fullmatch(i) and i not in _TRACING_CAPABILITIES)
     return _sets_sorted(serialized)  # type: ignore[no-any-return]
 
 
@@ -183,7 +192,7 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     run_id = ctx.workflow_id
     agent, toolset, run_context = await toolset_in_activity(ctx, request)
     name = request["tool"]
-    retrying = tool_options(request["agent"], name).retry_policy is not None
+    options = tool_options(request["agent"], name)
     async with entered(toolset, run_context) as live:
         if "tool_def" in request:  # an MCP server's tool, as its listing recorded it
             tool = await live.get_tool_for_tool_def(TOOL_DEFINITION.decode(request["tool_def"]), run_context)
@@ -193,7 +202,8 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
         # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
         with idempotency.step_key(run_id, request["call_id"]), nested_runs(run_id, request["call_id"]):
             try:
-                value = await live.call_tool(name, args, run_context, tool)
+                value = await within(live.call_tool(name, args, run_context, tool), options.timeout,
+                                     what=f"tool {name!r} of agent {agent.name!r}")
             except ModelRetry as exc:
                 return {"kind": "retry", "message": exc.message}
             except ToolFailed as exc:
@@ -203,7 +213,7 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
             except CallDeferred as exc:
                 return {"kind": "call_deferred", "metadata": JSON_VALUE.encode(exc.metadata)}
             except Exception as exc:
-                if retrying:
+                if options.retry_policy is not None:
                     raise  # the tool's durable retry policy decides
                 return {"kind": "error", "error": encode_error(exc)}
     return {"kind": "return", "value": JSON_VALUE.encode(value, what=f"result of tool {name!r} of agent {agent.name!r}")}

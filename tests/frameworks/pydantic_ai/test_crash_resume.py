@@ -7,6 +7,7 @@ server over HTTP, with its key read from ``OPENAI_API_KEY`` by PydanticAI's Open
 from __future__ import annotations
 
 import json
+from collections import Counter
 import os
 import subprocess
 import sys
@@ -33,9 +34,11 @@ CRASH_AT = 13
 API_KEY = "sk-test-planted-key-5d7a0e3c91"
 
 
-def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str = "loop") -> subprocess.Popen[str]:
+def _start(server: ScriptedModelServer, tmp: Path, run_id: str, mode: str = "loop",
+           spans: Path | None = None) -> subprocess.Popen[str]:
+    telemetry = {"SPAN_LOG": str(spans)} if spans else {"OTEL_SDK_DISABLED": "true"}
     env = embedded_app_env(tmp / "engine.db", {"OPENAI_API_KEY": API_KEY, "PYTHONPATH": os.pathsep.join(sys.path),
-                                                "OTEL_SDK_DISABLED": "true"})
+                                                **telemetry})
     return subprocess.Popen([sys.executable, str(APP), server.base_url, run_id, str(tmp / "tools.jsonl"), mode],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
@@ -49,8 +52,11 @@ def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> 
         assert kill_during_request(_start(server, tmp_path, "pyd-crash"), server, CRASH_AT) == CRASH_AT
         assert len(read_jsonl(tmp_path / "tools.jsonl")) == CRASH_AT - 1
 
-        result = finish(_start(server, tmp_path, "pyd-crash"))
+        result = finish(_start(server, tmp_path, "pyd-crash", spans=tmp_path / "spans-resumed.jsonl"))
         assert result == {"output": f"all {STEPS} steps recorded", "requests": STEPS + 1, "tool_calls": STEPS}
+        # PydanticAI's own spans: only for what ran after the restart (requests 13 to 15, tools 13 and 14)
+        spans = Counter(s["name"] for s in read_jsonl(tmp_path / "spans-resumed.jsonl"))
+        assert spans == {"chat scripted": 3, "execute_tool record_step": 2, "invoke_agent planner": 1}, spans
         assert server.request_count <= STEPS + 2  # 15 requests + the one in flight at the kill
 
         tools = read_jsonl(tmp_path / "tools.jsonl")
@@ -59,8 +65,10 @@ def test_kill_during_request_13_resumes_without_paying_twice(tmp_path: Path) -> 
         assert len({t["key"] for t in tools}) == STEPS  # idempotency keys: one per call
 
         paid = server.request_count
-        assert finish(_start(server, tmp_path, "pyd-crash")) == result  # from history, in a new process
+        again = tmp_path / "spans-again.jsonl"
+        assert finish(_start(server, tmp_path, "pyd-crash", spans=again)) == result  # from history, in a new process
         assert server.request_count == paid
+        assert not again.exists()  # nothing ran, nothing traced
         assert len(read_jsonl(tmp_path / "tools.jsonl")) == STEPS
     _assert_key_absent(tmp_path, server)
 

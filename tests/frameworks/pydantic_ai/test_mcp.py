@@ -35,7 +35,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.toolsets import AbstractToolset
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, durable_options
-from dapr_agents_durable.adapters.pydantic_ai.errors import ToolFailed
+from dapr_agents_durable.adapters.pydantic_ai.errors import StepFailed
 from dapr_agents_durable.adapters.pydantic_ai.names import MCP_TOOLS_ACTIVITY, TOOL_ACTIVITY, WORKFLOW
 from dapr_agents_durable.operator.summary import timeline
 from dapr_agents_durable.runtime import get_runtime
@@ -179,7 +179,7 @@ def test_a_tool_error_the_server_raises_ends_the_run_with_its_type_and_message(t
     with pytest.raises(ToolError) as native:
         agent_for("mcp-error", inventory(tmp_path, tool_error_behavior="error")).run_sync("What is in stock?")
     durable_agent = DaprAgent(agent_for("mcp-error", inventory(tmp_path, tool_error_behavior="error")))
-    with pytest.raises(ToolFailed) as durable:
+    with pytest.raises(StepFailed) as durable:
         durable_agent.run_sync("What is in stock?", run_id="mcp-error-1")
     assert durable.value.error_type == "ToolError" and str(durable.value) == str(native.value)
 
@@ -190,7 +190,7 @@ def test_a_server_that_fails_to_start_ends_the_run_with_the_error_it_raises_nati
 
     with pytest.raises(Exception) as native:
         agent_for("mcp-broken", broken()).run_sync("What is in stock?")
-    with pytest.raises(ToolFailed) as durable:  # the MCP SDK's error, by its type's name and its message
+    with pytest.raises(StepFailed) as durable:  # the MCP SDK's error, by its type's name and its message
         DaprAgent(agent_for("mcp-broken", broken())).run_sync("What is in stock?", run_id="mcp-broken-1")
     assert (durable.value.error_type, str(durable.value)) == (type(native.value).__name__, str(native.value))
     history = recorded("mcp-broken-1")

@@ -7,6 +7,8 @@ approval; the app prints the pending call ids as JSON and waits to be killed. MO
 ``deferred_tool_results`` approving every pending call) and the same run id.
 The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY (read by
 PydanticAI's OpenAI provider). Prints one JSON line with the output.
+With SPAN_LOG set, PydanticAI's own instrumentation is on (``Agent.instrument_all``, as
+``logfire.instrument_pydantic_ai()`` does) and the name of each span exported is appended there.
 For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
 """
 
@@ -16,8 +18,12 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults
+from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
@@ -25,6 +31,25 @@ from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, idempotency_key
 from dapr_agents_durable.testing.chaos import hold_tool_call
 
 base_url, run_id, tool_log, mode = sys.argv[1:5]
+
+
+class SpanLog(SpanExporter):
+    """Appends each exported span's name to a file, at once."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with open(self.path, "a") as log:
+            for span in spans:
+                log.write(json.dumps({"name": span.name}) + "\n")
+        return SpanExportResult.SUCCESS
+
+
+if os.environ.get("SPAN_LOG"):
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(SpanLog(os.environ["SPAN_LOG"])))
+    Agent.instrument_all(InstrumentationSettings(tracer_provider=provider))
 
 model = OpenAIChatModel("scripted", provider=OpenAIProvider(base_url=base_url))
 agent = Agent(
