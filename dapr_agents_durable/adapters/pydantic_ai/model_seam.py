@@ -31,6 +31,7 @@ from pydantic_ai import models
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import CompletedStreamedResponse, Model, ModelRequestParameters, StreamedResponse
+from pydantic_ai.models.instrumented import InstrumentedModel
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.settings import ModelSettings
 
@@ -200,6 +201,15 @@ async def _send(model: Model, request: dict[str, Any], settings: ModelSettings) 
 
 
 async def _find_model(run_id: str, agent_name: str, key: str) -> Model:
+    """The model a request of the run goes to; an ``InstrumentedModel`` unwrapped, as the agent
+    unwraps it natively (its spans come from the workflow's ``Instrumentation`` capability)."""
+    model = await _the_model(run_id, agent_name, key)
+    while isinstance(model, InstrumentedModel):
+        model = model.wrapped
+    return model
+
+
+async def _the_model(run_id: str, agent_name: str, key: str) -> Model:
     if key == AGENT_MODEL:
         agent = await registered(AGENTS, agent_name)
         if agent.model is None:

@@ -15,7 +15,7 @@ from pydantic_ai import Agent
 from pydantic_ai.capabilities import Instrumentation
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-from pydantic_ai.models.instrumented import InstrumentationSettings
+from pydantic_ai.models.instrumented import InstrumentationSettings, InstrumentedModel
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
 
@@ -55,3 +55,24 @@ def test_spans_are_reported_once_as_natively_and_not_again_when_a_finished_run_i
     again = DaprAgent(agent).run_sync("Add.", run_id="instrumented-1")  # rebuilt by replaying its history
     assert again.output == "sum 2"
     assert names() == []
+
+
+def test_an_instrumented_model_given_to_the_agent_traces_the_same_way() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    model = InstrumentedModel(FunctionModel(answer, model_name="adder"), InstrumentationSettings(tracer_provider=provider))
+    agent = Agent(model, name="instrumented-model")
+
+    @agent.tool_plain
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    agent.run_sync("Add.")
+    native = [span.name for span in exporter.get_finished_spans()]
+    exporter.clear()
+    assert DaprAgent(agent).run_sync("Add.", run_id="instrumented-model-1").output == "sum 2"
+    assert [span.name for span in exporter.get_finished_spans()] == native and len(native) == 6
+    exporter.clear()
+    DaprAgent(agent).run_sync("Add.", run_id="instrumented-model-1")
+    assert exporter.get_finished_spans() == ()
