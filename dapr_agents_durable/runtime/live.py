@@ -28,14 +28,18 @@ from dapr_agents_durable.loop import current_execution
 
 
 class Listener:
-    """One caller's end of a run's channel: items sent from any thread reach ``receive`` on its loop."""
+    """One caller's end of a run's channel: items sent from any thread reach ``receive`` on its loop
+    (with no loop: at once, on the sending thread; ``receive`` must then be thread-safe)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, receive: Callable[[Any], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, receive: Callable[[Any], None]) -> None:
         self._loop = loop
         self._receive = receive
         self.delivered = 0
 
     def send(self, item: Any) -> None:
+        if self._loop is None:
+            self._deliver(item)
+            return
         with contextlib.suppress(RuntimeError):  # the caller's loop is closed: nobody listens
             self._loop.call_soon_threadsafe(self._deliver, item)
 
@@ -87,13 +91,17 @@ def collecting_replayed(run_id: str) -> Iterator[list[Any]]:
         _replay.sink = previous
 
 
-def publish(run_id: str, item: Any) -> None:
-    """Hand a workflow-side item over: live ones to the run's listeners, replayed ones to a local replay."""
+def publish(run_id: str, item: Any, *, live: bool = True) -> None:
+    """Hand a workflow-side item over: live ones to the run's listeners, replayed ones to a local replay.
+
+    ``live=False``: the item reached the run's listeners another way; only a local replay collects it.
+    """
     execution = current_execution()
     if execution.is_tearing_down:
         return
     if not execution.is_replaying:
-        CHANNELS.send(run_id, item)
+        if live:
+            CHANNELS.send(run_id, item)
         return
     sink = getattr(_replay, "sink", None)
     if sink is not None and sink[0] == run_id:

@@ -28,9 +28,10 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -38,7 +39,7 @@ from langgraph.graph import StateGraph as NativeStateGraph
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 
-from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, subgraphs, tool_seam
+from dapr_agents_durable.adapters.langgraph import interrupts, model_seam, streams, subgraphs, tool_seam
 from dapr_agents_durable.adapters.langgraph.cache import cache_activity
 from dapr_agents_durable.adapters.langgraph.callbacks import report_to
 from dapr_agents_durable.adapters.langgraph.model_seam import model_activity
@@ -121,20 +122,20 @@ class DurableGraph:
         return outcome.value
 
     def stream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> Iterator[Any]:
-        """``graph.stream``'s chunks (any ``stream_mode``, ``subgraphs=``) of a durable run."""
+        """``graph.stream``'s chunks (any ``stream_mode``, ``subgraphs=``) of a durable run, live as it executes."""
         if subgraphs.in_durable_node():
             yield from self.graph.stream(input, config, **kwargs)
             return
-        yield from self._run("stream", input, config, kwargs).chunks
+        yield from streams.follow(*self._prepared("stream", input, config, kwargs))
 
     async def astream(self, input: Any, config: dict[str, Any] | None = None, **kwargs: Any) -> AsyncIterator[Any]:
-        """``graph.astream``'s chunks of a durable run."""
+        """``graph.astream``'s chunks of a durable run, live as it executes."""
         if subgraphs.in_durable_node():
             async for chunk in self.graph.astream(input, config, **kwargs):
                 yield chunk
             return
-        outcome = await asyncio.to_thread(self._run, "stream", input, config, kwargs)
-        for chunk in outcome.chunks:
+        run_id, rest = await asyncio.to_thread(self._prepared, "stream", input, config, kwargs)
+        async for chunk in streams.afollow(run_id, rest):
             yield chunk
 
     def get_state(self, config: dict[str, Any], *, subgraphs: bool = False) -> Any:
@@ -195,6 +196,12 @@ class DurableGraph:
     # --- runs --------------------------------------------------------------------------
 
     def _run(self, call: str, input: Any, config: dict[str, Any] | None, kwargs: dict[str, Any]) -> Outcome:
+        return self._prepared(call, input, config, kwargs)[1]()
+
+    def _prepared(
+        self, call: str, input: Any, config: dict[str, Any] | None, kwargs: dict[str, Any]
+    ) -> tuple[str, Callable[[], Outcome]]:
+        """The run this call starts or attaches to, and the (blocking) wait for its outcome."""
         thread = _thread_id(config, required=False) or uuid.uuid4().hex
         report_to(thread, (config or {}).get("callbacks"))  # before the worker may replay the thread's run
         runtime = get_runtime()
@@ -223,18 +230,7 @@ class DurableGraph:
             run_id = self._next_run_id(thread, run_id)
             request = self._request(call, input, thread, prior, config or {}, kwargs)
         assert run_id is not None
-        rest = wait_at_rest(runtime, WORKFLOW, request, run_id, decisions)
-        if rest.ended:
-            return final_outcome(runtime, WORKFLOW, run_id, rest.state, usable=lambda handed: not _paused(handed))  # type: ignore[no-any-return]
-        waiting_now = pending_call_ids(rest.state.serialized_custom_status)
-
-        def lists_pending(handed: tuple[bool, Any]) -> bool:
-            return _paused(handed) and waiting_now <= {i.id for i in handed[1].interrupts}
-
-        handed = take_outcome(runtime, WORKFLOW, run_id, usable=lists_pending)
-        if handed is None or not lists_pending(handed):
-            raise LookupError(f"durable run {run_id!r} waits on interrupts but its interrupted result was not rebuilt")
-        return handed[1]  # type: ignore[no-any-return]
+        return run_id, functools.partial(_outcome, runtime, run_id, request, decisions)
 
     def _request(
         self, call: str, input: Any, thread: str, prior: Any, config: dict[str, Any], kwargs: dict[str, Any]
@@ -288,6 +284,22 @@ class DurableGraph:
         if state is None or not state.serialized_output:
             return None
         return json.loads(state.serialized_output).get("checkpoint")
+
+
+def _outcome(runtime: DurableRuntime, run_id: str, request: dict[str, Any], decisions: list[Any]) -> Outcome:
+    """Start or attach the run, deliver the decisions, wait until it rests: its outcome (or exception)."""
+    rest = wait_at_rest(runtime, WORKFLOW, request, run_id, decisions)
+    if rest.ended:
+        return final_outcome(runtime, WORKFLOW, run_id, rest.state, usable=lambda handed: not _paused(handed))  # type: ignore[no-any-return]
+    waiting_now = pending_call_ids(rest.state.serialized_custom_status)
+
+    def lists_pending(handed: tuple[bool, Any]) -> bool:
+        return _paused(handed) and waiting_now <= {i.id for i in handed[1].interrupts}
+
+    handed = take_outcome(runtime, WORKFLOW, run_id, usable=lists_pending)
+    if handed is None or not lists_pending(handed):
+        raise LookupError(f"durable run {run_id!r} waits on interrupts but its interrupted result was not rebuilt")
+    return handed[1]  # type: ignore[no-any-return]
 
 
 def _paused(handed: tuple[bool, Any]) -> bool:

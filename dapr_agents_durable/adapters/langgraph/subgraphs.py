@@ -11,7 +11,8 @@ child instead of paying again.
 The child's input is the subgraph's input, the nested-run settings of the calling task
 and the subgraph's saved checkpoints; its output is the subgraph's output (or its
 interrupts, or a ``Command(graph=Command.PARENT)``), the stream chunks it sent the
-parent, and its checkpoints, which the parent keeps as LangGraph would. An interrupt in
+parent (a child of a live ``subgraphs=True`` stream also publishes each as it is produced,
+:mod:`.streams`), and its checkpoints, which the parent keeps as LangGraph would. An interrupt in
 the subgraph interrupts the parent as natively; ``Command(resume=...)`` on the parent
 runs the task again, and its subgraph resumes in a new child from those checkpoints.
 
@@ -29,7 +30,7 @@ import functools
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,7 @@ from langgraph.pregel.protocol import StreamProtocol
 from langgraph.runtime import Runtime
 from langgraph.types import Interrupt
 
+from dapr_agents_durable.adapters.langgraph import streams
 from dapr_agents_durable.adapters.langgraph import callbacks
 from dapr_agents_durable.adapters.langgraph.calls import LOOKUP_TIMEOUT, forget
 from dapr_agents_durable.adapters.langgraph.codec import decode_output, encode_output, from_data, to_data
@@ -162,6 +164,7 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
     saver: InMemorySaver = conf[CONFIG_KEY_CHECKPOINTER]
     thread = str(conf.get("thread_id", ""))
     stream = conf.get(CONFIG_KEY_STREAM)
+    live = streams.LIVE.get() if stream is not None else None
     request = {
         "parent": execution.instance_id,
         "graph": graph.get_name(),
@@ -179,6 +182,8 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
         "parent_run": callbacks.parent_run(config),
         "saved": export_saved(saver, thread, namespace),
     }
+    if live is not None:  # the child publishes its chunks to the streaming caller itself, as it produces them
+        request["live"] = list(live)
     child_id = _child_id(execution, conf[CONFIG_KEY_TASK_ID])
     runtime = conf.get(CONFIG_KEY_RUNTIME)
     # Kept until the child's result is in (a replay of this run leaves it again): the child finds it on every replay.
@@ -198,6 +203,8 @@ async def _call_child(graph: Pregel[Any, Any, Any, Any], input: Any, config: Run
     if stream is not None:
         chunks = _decode(result["chunks"])
         _already_streamed(config, chunks)
+        if live is not None:
+            streams.forwarded(payload for _, _, payload in chunks)
         for namespace_parts, mode, payload in chunks:
             stream((tuple(namespace_parts), mode, payload))
     if "interrupts" in result:
@@ -260,6 +267,9 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
         saver = InMemorySaver()
         import_saved(saver, thread, request["saved"])
         chunks: list[Any] = []
+        live = streams.Live(*request["live"]) if request.get("live") else None
+        streams.LIVE.set(live)
+        sink = streams.child_sink(chunks, live)
         modes = set(request["stream_modes"] or ())
         conf: dict[str, Any] = {
             "thread_id": thread,
@@ -267,17 +277,17 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
             CONFIG_KEY_TASK_ID: request["task_id"],
             CONFIG_KEY_CHECKPOINTER: saver,
             CONFIG_KEY_CHECKPOINT_MAP: request["checkpoint_map"] or {},
-            CONFIG_KEY_RUNTIME: _runtime(call.runtime, chunks, "custom" in modes),
+            CONFIG_KEY_RUNTIME: _runtime(call.runtime, sink, "custom" in modes),
         }
         if request["resuming"] is not None:
             conf[CONFIG_KEY_RESUMING] = request["resuming"]
         if request["resume_map"] is not None:
             conf[CONFIG_KEY_RESUME_MAP] = _decode(request["resume_map"])
         if modes:
-            conf[CONFIG_KEY_STREAM] = StreamProtocol(chunks.append, modes)
+            conf[CONFIG_KEY_STREAM] = StreamProtocol(sink, modes)
         config: dict[str, Any] = {"configurable": conf}
         if "messages" in modes:  # the child's model messages, as the parent's handler would stream them
-            config["callbacks"] = [StreamMessagesHandler(chunks.append, True)]
+            config["callbacks"] = [StreamMessagesHandler(sink, True)]
         if request["recursion_limit"] is not None:
             config["recursion_limit"] = request["recursion_limit"]
         config["callbacks"] = callbacks.for_child(thread, config.get("callbacks") or [], request.get("parent_run"))
@@ -299,12 +309,12 @@ def _main(call: _Call, request: dict[str, Any]) -> Any:
     return main
 
 
-def _runtime(parent: Runtime[Any] | None, chunks: list[Any], custom: bool) -> Runtime[Any]:
+def _runtime(parent: Runtime[Any] | None, sink: Callable[[Any], None], custom: bool) -> Runtime[Any]:
     """The calling run's context and store; ``custom`` stream writes go to the child's chunks."""
 
     def write(chunk: Any) -> None:
         namespace = get_config()[CONF][CONFIG_KEY_CHECKPOINT_NS].split(NS_SEP)[:-1]
-        chunks.append((tuple(namespace), "custom", chunk))
+        sink((tuple(namespace), "custom", chunk))
 
     runtime: Runtime[Any] = Runtime(
         context=parent.context if parent else None,

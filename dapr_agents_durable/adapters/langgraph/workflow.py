@@ -6,7 +6,8 @@ run that stops on ``interrupt()`` hands its interrupted result to the caller, wa
 decision on at least one interrupt (:mod:`.interrupts`) and continues with
 ``Command(resume={id: value})`` for those decided, as a native caller would (the others
 stay interrupted). The real result (and stream chunks) are handed to a caller in this
-process; the workflow output is the thread's last checkpoint and values as JSON.
+process, and each stream chunk is published live as the graph yields it (:mod:`.streams`);
+the workflow output is the thread's last checkpoint and values as JSON.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import dapr.ext.workflow as wf
 from langgraph.types import Command
 
-from dapr_agents_durable.adapters.langgraph import interrupts, resumes
+from dapr_agents_durable.adapters.langgraph import interrupts, resumes, streams
 from dapr_agents_durable.adapters.langgraph.callbacks import callbacks_of, forget_thread
 from dapr_agents_durable.adapters.langgraph.calls import forget
 from dapr_agents_durable.adapters.langgraph.codec import from_data, to_data
@@ -83,6 +84,8 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
     async def main() -> Outcome:
         IN_DURABLE_RUN.set(True)
         ROOT_GRAPH.set(request["graph"])
+        if request["call"] == "stream" and request["subgraphs"]:
+            streams.LIVE.set(streams.Live(run_id, isinstance(request["stream_mode"], list)))
         thread = request["thread_id"]
         saver = seeded_saver(thread, request.get("prior"))
         local = on_saver(graph, saver)
@@ -91,7 +94,7 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
         execution = current_execution()
         while True:
             config["callbacks"] = callbacks_of(thread)  # each call and resume reports to the latest caller's handlers
-            outcome = await _call(local, request, value, config)
+            outcome = await _call(run_id, local, request, value, config)
             outcome.checkpoint = encode_checkpoint(saver, thread)
             if not outcome.interrupts:
                 return outcome
@@ -105,16 +108,14 @@ def _main(run_id: str, graph: Any, request: dict[str, Any], timeout: timedelta |
     return main
 
 
-async def _call(graph: Any, request: dict[str, Any], value: Any, config: dict[str, Any]) -> Outcome:
+async def _call(run_id: str, graph: Any, request: dict[str, Any], value: Any, config: dict[str, Any]) -> Outcome:
     if request["call"] == "update":
         return Outcome(await graph.aupdate_state(config, value, as_node=request.get("as_node")))
     if request["call"] == "stream":
-        chunks = [
-            chunk
-            async for chunk in graph.astream(
-                value, config, stream_mode=request["stream_mode"], subgraphs=request["subgraphs"]
-            )
-        ]
+        chunks = []
+        async for chunk in graph.astream(value, config, stream_mode=request["stream_mode"], subgraphs=request["subgraphs"]):
+            chunks.append(chunk)
+            streams.publish_chunk(run_id, chunk, request["subgraphs"])  # live to a caller here, as LangGraph yields it
         state = await graph.aget_state(config)
         return Outcome(state.values, chunks, tuple(state.interrupts))
     result = await graph.ainvoke(value, config)
