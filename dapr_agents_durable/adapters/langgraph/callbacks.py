@@ -1,10 +1,9 @@
 """LangChain callbacks of durable runs: each event once, from live code, model and tool events where the call runs.
 
-A call's ``config["callbacks"]`` is kept for its thread in this process and handed to
-the graph in the workflow, and to its subgraphs' children (their runs nested under the
-calling node's, as natively). There, on a durable loop,
-the app's handlers (every handler but LangGraph's own stream handlers, which rebuild
-stream chunks and so see every event) get:
+A call's ``config["callbacks"]`` is kept for its thread in this process and handed to the
+graph in the workflow, and to its subgraphs' children (their runs nested under the calling
+node's, as natively). There, on a durable loop, the app's handlers (every handler but
+LangGraph's own stream handlers, which rebuild stream chunks and so see every event) get:
 
 * chain events (the graph, its nodes, inner runnables) only while the run is live:
   not while it replays after a restart or to rebuild a finished run's result, and an
@@ -127,9 +126,7 @@ def app_only(callbacks: Any) -> Any:
             if _langgraphs(handler):
                 kept.remove_handler(handler)
         return kept
-    if isinstance(callbacks, list):
-        return [h for h in callbacks if not _langgraphs(h)]
-    return callbacks
+    return app_handlers(callbacks) if isinstance(callbacks, list) else callbacks
 
 
 def take_start(execution: DurableExecution, run_manager: Any) -> ModelStart | None:
