@@ -6,8 +6,11 @@ Example::
 
     crew = Crew(agents=[agent], tasks=[task])
     output = crew.kickoff(inputs={"city": "Paris"}, run_id="weather-1")
+
+    from dapr_agents_durable.adapters.crewai import Flow   # instead of: from crewai.flow import Flow
 """
 
 from dapr_agents_durable.adapters.crewai.crew import Crew
+from dapr_agents_durable.adapters.crewai.flow import Flow
 
-__all__ = ["Crew"]
+__all__ = ["Crew", "Flow"]

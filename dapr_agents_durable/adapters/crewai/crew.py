@@ -24,7 +24,8 @@ from dapr_agents_durable.runtime.outcomes import final_outcome
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
 
 
-def _ensure_registered(runtime: DurableRuntime) -> None:
+def ensure_registered(runtime: DurableRuntime) -> None:
+    """Install the seams and register the crew workflows and activities (idempotent)."""
     llm_seam.install()
     tool_seam.install()
     task_seam.install()
@@ -131,13 +132,9 @@ class Crew(crewai.Crew):
     ) -> tuple[DurableRuntime, str]:
         if run_id is not None and (not isinstance(run_id, str) or not run_id):
             raise ValueError("run_id must be a non-empty string (or None for a new run)")
-        if inputs is not None and not isinstance(inputs, dict):
-            raise TypeError(f"inputs must be a dict of template values, got {type(inputs).__name__}")
-        _refuse_unsupported(self, input_files, from_checkpoint)
+        prepare_crew(self, inputs, input_files, from_checkpoint)
         runtime = get_runtime()
-        _ensure_registered(runtime)
-        _make_callbacks_replay_aware(self)
-        CREWS.add(self.name or "crew", self)
+        ensure_registered(runtime)
         return runtime, run_id or next_nested_run_id() or uuid.uuid4().hex
 
     def _outcome(self, runtime: DurableRuntime, request: dict[str, Any] | None, run_id: str) -> Any:
@@ -146,6 +143,15 @@ class Crew(crewai.Crew):
             runtime.start_or_attach(WORKFLOW, request, run_id, owner="crew")
         state = runtime.wait_until(run_id, lambda state: False)
         return final_outcome(runtime, WORKFLOW, run_id, state)
+
+
+def prepare_crew(crew: crewai.Crew, inputs: Any, input_files: Any, from_checkpoint: Any) -> None:
+    """Check a crew about to run durably, make its callbacks replay-aware and register it by name."""
+    if inputs is not None and not isinstance(inputs, dict):
+        raise TypeError(f"inputs must be a dict of template values, got {type(inputs).__name__}")
+    _refuse_unsupported(crew, input_files, from_checkpoint)
+    _make_callbacks_replay_aware(crew)
+    CREWS.add(crew.name or "crew", crew)
 
 
 def _refuse_unsupported(crew: crewai.Crew, input_files: Any, from_checkpoint: Any) -> None:

@@ -10,7 +10,8 @@ the provider client's retries are off, and the durable retry policy retries tran
 failures only (``runtime/retries.py``).
 
 Token usage is counted by the LLM object: the activity reports what the call added,
-and the workflow side adds it to the LLM the crew sees, live or replayed.
+and the workflow side adds it to the LLM the crew sees, live or replayed. In a flow
+(``crewai.flow``) an LLM is named by the call that met it (see :mod:`.live`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,15 @@ from pydantic import BaseModel
 from dapr_agents_durable.adapters.crewai import runs
 from dapr_agents_durable.adapters.crewai.errors import aborting, as_raised
 from dapr_agents_durable.adapters.crewai.names import MODEL_ACTIVITY
-from dapr_agents_durable.adapters.crewai.scope import run_scope
+from dapr_agents_durable.adapters.crewai.live import live
+from dapr_agents_durable.adapters.crewai.scope import FlowScope, check_suspendable, flow_scope, next_call_id, run_scope
 from dapr_agents_durable.loop import ActivityError, await_only, current_execution, on_durable_loop
-from dapr_agents_durable.runtime import idempotency
+from dapr_agents_durable.runtime import Registry, idempotency
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
+
+LIVE_LLMS: Registry[BaseLLM] = Registry("CrewAI LLM")
+"""LLMs called by a flow's code in this process, by ``"<run id>/<call id>"`` (see :mod:`.live`)."""
 
 _native_call = base_llm.run_with_rate_limit_retry
 _native_acall = base_llm.arun_with_rate_limit_retry
@@ -65,16 +70,12 @@ def _request(llm: BaseLLM, method: str, args: tuple[Any, ...], kwargs: dict[str,
             f"LLM {llm.model!r}: calls that let the LLM run functions itself (available_functions) are "
             "not durable; use an LLM with native function calling or the ReAct text path"
         )
-    scope = run_scope()
     messages = call.get("messages")
     if isinstance(messages, str):
         messages = [{"role": "user", "content": messages}]
     response_model = call.get("response_model")
     return {
-        "crew": scope.crew_name,
-        "root": scope.root,
-        "inputs": scope.inputs,
-        "llm": runs.llm_slot(scope.crew, llm),
+        **_where(llm),
         "method": method,
         "messages": checked(messages, what=f"messages for LLM {llm.model!r}"),
         "tools": checked(call.get("tools"), what=f"tool schemas for LLM {llm.model!r}"),
@@ -82,6 +83,28 @@ def _request(llm: BaseLLM, method: str, args: tuple[Any, ...], kwargs: dict[str,
         "stop": sorted(llm.stop_sequences),
         "response_model": None if response_model is None else f"{response_model.__module__}:{response_model.__qualname__}",
     }
+
+
+def _where(llm: BaseLLM) -> dict[str, Any]:
+    """Where the activity finds ``llm``: its place in the crew, or (in a flow) the call that met it."""
+    flow = flow_scope()
+    if flow is not None:
+        key = next_call_id("model")
+        LIVE_LLMS.add(f"{flow.root}/{key}", llm)
+        return {"flow": flow.root, "llm": key}
+    scope = run_scope()
+    return {"crew": scope.crew_name, "root": scope.root, "inputs": scope.inputs, "llm": runs.llm_slot(scope.crew, llm)}
+
+
+def _absorb_in_flow(flow: FlowScope, llm: BaseLLM, usage: dict[str, int]) -> None:
+    """Count ``usage`` on ``llm`` once per process: a replay finds it counted on the same LLM
+    object, and counts it on a new one (made by the replayed method)."""
+    key = f"{flow.root}/{next(flow.absorptions)}/{id(llm)}"
+    if key in flow.counted:
+        return
+    flow.counted.add(key)
+    for name, value in usage.items():
+        llm._token_usage[name] = llm._token_usage.get(name, 0) + value
 
 
 def absorb(usage: dict[str, dict[str, int]]) -> None:
@@ -106,11 +129,15 @@ def absorb(usage: dict[str, dict[str, int]]) -> None:
 
 def _reply(llm: BaseLLM, request: dict[str, Any], data: dict[str, Any]) -> Any:
     """The LLM's reply on the workflow side; its token usage counted (:func:`absorb`)."""
-    absorb({request["llm"]: data.get("usage") or {}})
+    flow = flow_scope()
+    if flow is not None:
+        _absorb_in_flow(flow, llm, data.get("usage") or {})
+    else:
+        absorb({request["llm"]: data.get("usage") or {}})
     if "tool_calls" in data:
         return data["tool_calls"]
     if "structured" in data:
-        return _model_class(request["response_model"]).model_validate(data["structured"])
+        return model_class(request["response_model"]).model_validate(data["structured"])
     return data["text"]
 
 
@@ -118,6 +145,7 @@ def _durable_call(operation: Callable[[], Any], **options: Any) -> Any:
     if not on_durable_loop():
         return _native_call(operation, **options)
     llm, args, kwargs = _parts(operation)
+    check_suspendable(f"LLM {llm.model!r}", "`await llm.acall(...)`")
     with aborting():
         request = _request(llm, "call", args, kwargs)
         try:
@@ -149,7 +177,7 @@ def install() -> None:
 # ---------------------------------------------------------------- the activity
 
 
-def _model_class(path: str) -> type[BaseModel]:
+def model_class(path: str) -> type[BaseModel]:
     module, _, qualname = path.partition(":")
     target: Any = importlib.import_module(module)
     for part in qualname.split("."):
@@ -202,9 +230,12 @@ def _encode_reply(reply: Any, llm: BaseLLM) -> dict[str, Any]:
 
 async def model_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> dict[str, Any]:
     """Call the crew's real LLM once with the recorded request; the reply and its token usage."""
-    crew = await asyncio.to_thread(lambda: runs.crew_run(request["root"], request["crew"], request["inputs"]).crew)
-    llm = runs.find_llm(crew, request["llm"])
-    response_model = _model_class(request["response_model"]) if request.get("response_model") else None
+    if "flow" in request:
+        llm = await live(LIVE_LLMS, request["flow"], request["llm"])
+    else:
+        crew = await asyncio.to_thread(lambda: runs.crew_run(request["root"], request["crew"], request["inputs"]).crew)
+        llm = runs.find_llm(crew, request["llm"])
+    response_model = model_class(request["response_model"]) if request.get("response_model") else None
     method = getattr(type(llm), request["method"])
     call = getattr(method, "__wrapped__", method)  # CrewAI's retry wrapper stays out
     arguments: dict[str, Any] = {"tools": request["tools"]}

@@ -8,6 +8,10 @@ WORKFLOW = "crewai.run"
 """The workflow running one ``Crew.kickoff`` (the crew's name travels in its input);
 ``kickoff_for_each`` runs one as a child of another per input."""
 
+FLOW_WORKFLOW = "crewai.flow"
+"""The workflow running one ``Flow.kickoff`` (the flow's name travels in its input); each
+crew a method kicks off runs as a ``crewai.run`` child of it."""
+
 TASK_WORKFLOW = "crewai.task"
 """One task of a crew (``Task.aexecute_sync``, its agent's own executor): a child of the run."""
 

@@ -23,7 +23,7 @@ from crewai.utilities.rpm_controller import RPMController
 
 from dapr_agents_durable.adapters.crewai import runs
 from dapr_agents_durable.adapters.crewai.errors import aborting
-from dapr_agents_durable.adapters.crewai.scope import RunScope, run_scope
+from dapr_agents_durable.adapters.crewai.scope import RunScope, flow_scope, run_scope
 from dapr_agents_durable.loop import await_only, current_execution, on_durable_loop
 
 MINUTE = 60.0
@@ -49,7 +49,7 @@ def _controller_slot(scope: RunScope, controller: RPMController) -> str:
 
 
 def _check_or_wait(self: RPMController) -> bool:
-    if self.max_rpm is None or not on_durable_loop():
+    if self.max_rpm is None or not on_durable_loop() or flow_scope() is not None:
         return _native_check_or_wait(self)
     with aborting():
         scope = run_scope()

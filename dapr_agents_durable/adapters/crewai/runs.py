@@ -6,11 +6,13 @@ delegation children and its activities find the crew through the id of the run a
 top (:func:`crew_of`); a run whose caller lives in another process falls back to the
 crew registered under its name. LLMs and tools are named by their place in the crew
 (:func:`llm_slot` / :func:`find_llm`), so an activity redelivered after a restart finds
-the same object in the new process.
+the same object in the new process. A crew a flow kicked off is registered by the flow's
+code: after a restart its lookup wakes the flow up (its run's input names the flow).
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +21,7 @@ from crewai import Crew
 from crewai.crews.utils import prepare_kickoff
 from crewai.llms.base_llm import BaseLLM
 
-from dapr_agents_durable.runtime import Registry
+from dapr_agents_durable.runtime import Registry, get_runtime
 from dapr_agents_durable.runtime.registry import REGISTRATION_WAIT_SECONDS
 
 
@@ -50,10 +52,24 @@ def crew_run(root: str, crew_name: str, inputs: dict[str, Any] | None, *, copy: 
     (a copy of it for a ``kickoff_for_each`` child)."""
     run = RUNS.get(root)
     if run is None:
+        if CREWS.get(crew_name) is None:
+            _wake_flow_of(root)
         crew = CREWS.wait(crew_name, REGISTRATION_WAIT_SECONDS)
         run = CrewRun(crew.copy() if copy else crew, dict(inputs or {}))
         RUNS.add(root, run)
     return run
+
+
+def _wake_flow_of(root: str) -> None:
+    """If run ``root`` is a crew a flow kicked off, wake the flow: its replay, reaching the
+    kickoff, registers the crew (after a restart nothing else would)."""
+    state = get_runtime().state(root)
+    try:
+        request = json.loads(state.serialized_input or "null") if state is not None else None
+    except ValueError:
+        return
+    if isinstance(request, dict) and isinstance(request.get("parent"), str):
+        get_runtime().wake(request["parent"])
 
 
 def crew_of(root: str, crew_name: str, inputs: dict[str, Any] | None) -> Crew:

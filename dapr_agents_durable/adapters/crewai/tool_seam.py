@@ -13,6 +13,9 @@ CrewAI runs it.
 CrewAI runs the native tool calls of one LLM turn on a thread pool; a seam reached from
 one of its threads cannot suspend the workflow, so inside a durable run that pool runs
 each call inline, one after the other, in the order the LLM listed them.
+
+In a flow (``crewai.flow``) a tool its code calls, directly or through an agent's
+``kickoff``, is a ``crewai.tool`` activity of the flow's run.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ from dapr_agents_durable.adapters.crewai import rpm, runs
 from dapr_agents_durable.adapters.crewai.errors import aborting, as_raised
 from dapr_agents_durable.adapters.crewai.llm_seam import absorb
 from dapr_agents_durable.adapters.crewai.names import DELEGATE_WORKFLOW, TOOL_ACTIVITY
-from dapr_agents_durable.adapters.crewai.scope import next_call_id, run_scope
+from dapr_agents_durable.adapters.crewai.live import live
+from dapr_agents_durable.adapters.crewai.scope import check_suspendable, flow_scope, next_call_id, run_scope
 from dapr_agents_durable.loop import ActivityError, ChildWorkflowError, await_only, current_execution, on_durable_loop
 from dapr_agents_durable.loop.execution import bound_execution
 from dapr_agents_durable.runtime import Registry, idempotency
@@ -46,7 +50,8 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 LIVE_TOOLS: Registry[BaseTool] = Registry("CrewAI tool")
-"""Tools met by a run in this process, by ``"<run id>/<tool name>"`` (MCP and other tools made at run time)."""
+"""Tools met by a run in this process, by ``"<run id>/<tool name>"`` (MCP and other tools made at
+run time, and every tool a flow's code calls: see :mod:`.live`)."""
 
 _native_base_run = BaseTool.run
 _native_tool_run = Tool.run
@@ -64,8 +69,11 @@ def _body(tool: BaseTool, arguments: dict[str, Any]) -> Any:
 def _durable(tool: BaseTool, arguments: dict[str, Any]) -> Any:
     """Run ``tool`` with checked ``arguments`` durably: a delegation child or a tool activity."""
     with aborting():
-        scope = run_scope()
         execution = current_execution()
+        flow = flow_scope()
+        if flow is not None:
+            return _in_flow(flow.root, tool, arguments)
+        scope = run_scope()
         base = {"root": scope.root, "crew": scope.crew_name, "inputs": scope.inputs}
         if isinstance(tool, BaseAgentTool):
             call_id = next_call_id("delegate")
@@ -100,6 +108,18 @@ def _durable(tool: BaseTool, arguments: dict[str, Any]) -> Any:
             return await_only(execution.call_activity(TOOL_ACTIVITY, request))
         except ActivityError as err:
             raise as_raised(err) from err
+
+
+def _in_flow(root: str, tool: BaseTool, arguments: dict[str, Any]) -> Any:
+    """A tool called by a flow's code (directly or by an agent's ``kickoff``): one activity."""
+    check_suspendable(f"tool {tool.name!r}")
+    call_id = next_call_id("tool")
+    LIVE_TOOLS.add(f"{root}/{tool.name}", tool)
+    request = {"flow": root, "tool": tool.name, "call_id": call_id, "arguments": checked(arguments, what=f"arguments of tool {tool.name!r}")}
+    try:
+        return await_only(current_execution().call_activity(TOOL_ACTIVITY, request))
+    except ActivityError as err:
+        raise as_raised(err) from err
 
 
 def _base_run(self: BaseTool, *args: Any, **kwargs: Any) -> Any:
@@ -200,14 +220,16 @@ def _mcp_tool(root: str, crew: Any, name: str) -> BaseTool | None:
 
 async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]) -> Any:
     """Run the tool's body once with the recorded arguments; its result is stored in history."""
-    run = await asyncio.to_thread(runs.crew_run, request["root"], request["crew"], request["inputs"])
-    crew = run.crew
-    tool = await asyncio.to_thread(find_tool, request["root"], crew, request["tool"])
-    if tool is None:
-        raise NonRetryableError(
-            f"tool {request['tool']!r} is not a tool of crew {crew.name!r} in this process; give it to an agent "
-            "or a task of the crew"
-        )
+    if "flow" in request:
+        tool: BaseTool | None = await live(LIVE_TOOLS, request["flow"], request["tool"])
+    else:
+        run = await asyncio.to_thread(runs.crew_run, request["root"], request["crew"], request["inputs"])
+        tool = await asyncio.to_thread(find_tool, request["root"], run.crew, request["tool"])
+        if tool is None:
+            raise NonRetryableError(
+                f"tool {request['tool']!r} is not a tool of crew {run.crew.name!r} in this process; give it to an "
+                "agent or a task of the crew"
+            )
     call_id = request["call_id"]
     with idempotency.step_key(ctx.workflow_id, call_id), nested_runs(ctx.workflow_id, call_id):
         result = await asyncio.to_thread(_body, tool, request["arguments"])
