@@ -28,9 +28,11 @@ from pydantic import BaseModel
 from dapr_agents_durable.adapters.crewai import scope
 from dapr_agents_durable.adapters.crewai.crew import prepare_crew
 from dapr_agents_durable.adapters.crewai.errors import DurableAbort, aborting, as_raised
+from dapr_agents_durable.adapters.crewai.llm_seam import LIVE_LLMS
 from dapr_agents_durable.adapters.crewai.names import FLOW_WORKFLOW, WORKFLOW
 from dapr_agents_durable.adapters.crewai.outputs import decode_crew_output, encode_crew_output
 from dapr_agents_durable.adapters.crewai.runs import RUNS, CrewRun
+from dapr_agents_durable.adapters.crewai.tool_seam import LIVE_TOOLS
 from dapr_agents_durable.loop import ChildWorkflowError, await_only, current_execution, drive, on_durable_loop
 from dapr_agents_durable.runtime import Registry
 from dapr_agents_durable.runtime.codec import checked
@@ -99,12 +101,22 @@ def flow_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) -> Gener
     try:
         result, state = yield from drive(ctx, main, label=f"flow {name!r}")
     except Exception as exc:
+        _forget_live(ctx.instance_id)
         hand_over(ctx.instance_id, exc, failed=True)
         raise
     finally:
         scope.leave(ctx.instance_id, entered[0] if entered else None)
+    _forget_live(ctx.instance_id)
     hand_over(ctx.instance_id, result)
     return {"result": encode_result(result, name), "state": checked(state, what=f"state of flow {name!r}")}
+
+
+def _forget_live(root: str) -> None:
+    """Drop the LLMs and tools the ended run ``root`` registered for its activities."""
+    for registry in (LIVE_LLMS, LIVE_TOOLS):
+        for key in registry.names():
+            if key.startswith(f"{root}/"):
+                registry.remove(key)
 
 
 # ------------------------------------------------------------ crews in a flow's methods

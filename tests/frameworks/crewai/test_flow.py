@@ -173,6 +173,50 @@ def test_bad_kickoff_arguments_name_the_problem(arguments: dict[str, Any], messa
         flow.kickoff(**arguments)
 
 
+def concierge_reply(messages: list[dict[str, Any]]) -> Any:
+    if not any(m.get("role") == "tool" for m in messages):
+        return [tool_call("call_1", "find_table", city="Rome")]
+    return "Table for two in Rome at eight."
+
+
+def concierge_flow(base: type[CrewFlow[Any]], log: ToolLog) -> tuple[CrewFlow[Any], ScriptedLLM]:
+    llm = ScriptedLLM(model="scripted", rule=concierge_reply)
+
+    @tool("find_table")
+    def find_table(city: str) -> str:
+        """Find a free restaurant table in a city."""
+        log.record("find_table", city=city)
+        return f"a table in {city}"
+
+    class Concierge(base[TripState]):  # type: ignore[valid-type,misc]
+        @start()
+        def reserve(self) -> str:
+            agent = Agent(role="concierge", goal="reserve tables", backstory="a hotel concierge", llm=llm,
+                          tools=[find_table])
+            return agent.kickoff(f"Reserve a table in {self.state.city}.").raw
+
+        @listen(reserve)
+        def confirm(self, reservation: str) -> str:
+            return f"{reservation} Backup: {find_table.run(city=self.state.city)}"
+
+    return Concierge(), llm
+
+
+def test_an_agent_and_a_tool_used_directly_in_methods_are_activities_of_the_flow() -> None:
+    native_log, durable_log = ToolLog(), ToolLog()
+    native_flow, native_llm = concierge_flow(CrewFlow, native_log)
+    durable_flow, durable_llm = concierge_flow(Flow, durable_log)
+
+    native = native_flow.kickoff(inputs={"city": "Rome"})
+    durable = durable_flow.kickoff(inputs={"city": "Rome"}, run_id="flow-concierge")
+
+    assert durable == native == "Table for two in Rome at eight. Backup: a table in Rome"
+    assert durable_llm.calls == native_llm.calls
+    assert durable_log.calls == native_log.calls == [("find_table", {"city": "Rome"})] * 2
+    assert durable_llm.get_token_usage_summary() == native_llm.get_token_usage_summary()
+    assert scheduled("flow-concierge") == [MODEL_ACTIVITY, TOOL_ACTIVITY, MODEL_ACTIVITY, TOOL_ACTIVITY]
+
+
 def test_a_sync_llm_call_in_an_async_method_names_the_fix() -> None:
     guide = ScriptedLLM(model="scripted", rule=guide_reply)
 
