@@ -37,7 +37,7 @@ from dapr_agents_durable.adapters.crewai.scope import FlowScope, check_suspendab
 from dapr_agents_durable.loop import ActivityError, await_only, current_execution, on_durable_loop
 from dapr_agents_durable.runtime import Registry, idempotency
 from dapr_agents_durable.runtime.codec import checked
-from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry
+from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid
 
 LIVE_LLMS: Registry[BaseLLM] = Registry("CrewAI LLM")
 """LLMs called by a flow's code in this process, by ``"<run id>/<call id>"`` (see :mod:`.live`)."""
@@ -252,7 +252,8 @@ async def model_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any
                 reply, usage = await asyncio.to_thread(_call_sync, call, llm, request, arguments)
         except Exception as exc:
             await fail_for_retry(exc)  # transient failures retried after Retry-After, others at once
-    return {**_encode_reply(reply, llm), "usage": usage, "model": llm.model}
+    with stored_once_paid():
+        return {**_encode_reply(reply, llm), "usage": usage, "model": llm.model}
 
 
 def _call_sync(call: Any, llm: BaseLLM, request: dict[str, Any], arguments: dict[str, Any]) -> tuple[Any, dict[str, int]]:
