@@ -124,6 +124,9 @@ class Flow(CrewFlow[T]):
                             "the same run_id)")
         if self.stream:
             problems.append("stream=True (durable flows do not stream yet)")
+        asking = sorted(name for name, method in self._definition.methods.items() if method.human_feedback is not None)
+        if asking:
+            problems.append(f"@human_feedback on {', '.join(asking)} (feedback is not a durable wait yet)")
         if problems:
             raise ValueError(f"flow {flow_name(self)!r} cannot run durably with " + "; ".join(problems))
 

@@ -14,6 +14,7 @@ import crewai
 import pytest
 from crewai import Agent, Task
 from crewai.flow.flow import Flow as CrewFlow
+from crewai.flow import human_feedback
 from crewai.flow.flow import and_, listen, or_, router, start
 from crewai.tools import tool
 from dapr.ext.workflow import WorkflowHistoryEventType
@@ -215,6 +216,18 @@ def test_an_agent_and_a_tool_used_directly_in_methods_are_activities_of_the_flow
     assert durable_log.calls == native_log.calls == [("find_table", {"city": "Rome"})] * 2
     assert durable_llm.get_token_usage_summary() == native_llm.get_token_usage_summary()
     assert scheduled("flow-concierge") == [MODEL_ACTIVITY, TOOL_ACTIVITY, MODEL_ACTIVITY, TOOL_ACTIVITY]
+
+
+def test_human_feedback_is_refused_before_the_run_starts() -> None:
+    class Reviewed(Flow[TripState]):  # type: ignore[misc]
+        @start()
+        @human_feedback(message="Is this sight right?")
+        def pick(self) -> str:
+            return "the Eiffel Tower"
+
+    with pytest.raises(ValueError, match=r"@human_feedback on pick"):
+        Reviewed().kickoff(run_id="flow-reviewed")
+    assert get_runtime().state("flow-reviewed") is None
 
 
 def test_a_sync_llm_call_in_an_async_method_names_the_fix() -> None:
