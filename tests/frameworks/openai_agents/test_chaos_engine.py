@@ -5,7 +5,7 @@ through ``DAPR_GRPC_PORT``, as it would a Dapr sidecar. Kills land on either pro
 model requests, during tool calls, at random moments and during its start; a killed engine
 starts again on the same port and database, a killed app with the same command (and so does
 an app that exits because its engine went away). ``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how
-many kills (default 50), ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
+many kills (default 25), ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dapr_agents_durable.testing.chaos import chaos_kills, run_chaos
 
 APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
 STEPS = 14
-KILLS = chaos_kills(50)
+KILLS = chaos_kills(25)
 EXPECTED = {"final_output": f"all {STEPS} steps recorded", "turns": STEPS + 1}
 ENV = {"OPENAI_API_KEY": "sk-chaos", "OPENAI_AGENTS_DISABLE_TRACING": "1"}
 ENGINE_OPTIONS = ("--activity-orphan-grace", "2")
