@@ -12,10 +12,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import dapr.ext.workflow as wf
-from dapr.conf import settings as dapr_settings
 from dapr.ext.workflow._durabletask import task as dt_task
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
+from dapr.conf import settings as dapr_settings
 from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
@@ -77,8 +77,6 @@ class _Outage:
         """The run's state, asked on a fresh connection every second: gRPC's own reconnection
         backs off for up to two minutes, long after the sidecar is back."""
         if self._client is None or time.monotonic() - self._connected_at >= _RECONNECT_EVERY:
-            if self._client is not None:
-                _close(self._client)
             self._client, self._connected_at = self._connect(), time.monotonic()
         return self._client.get_workflow_state(self.run_id, fetch_payloads=True)
 
@@ -88,13 +86,6 @@ class _Outage:
                     self.target, time.monotonic() - self.since, self.run_id)
         assert self._client is not None
         return self._client
-
-
-def _close(client: wf.DaprWorkflowClient) -> None:
-    """Close a client's channel (clients of SDKs before ``close()`` leave it to garbage collection)."""
-    close = getattr(client, "close", None)
-    if close is not None:
-        close()
 
 
 class RunFailed(RuntimeError):
