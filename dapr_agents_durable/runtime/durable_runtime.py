@@ -15,7 +15,6 @@ import dapr.ext.workflow as wf
 from dapr.ext.workflow._durabletask import task as dt_task
 from dapr.ext.workflow._durabletask.internal import protos as pb
 from dapr.ext.workflow.workflow_state import WorkflowState, WorkflowStatus
-from dapr.conf import settings as dapr_settings
 from grpc import RpcError, StatusCode
 
 from dapr_agents_durable.engine import EmbeddedEngine, EngineConfig
@@ -37,55 +36,6 @@ _POLL_FIRST = 0.005
 _POLL_MAX = 0.25
 
 TERMINAL = frozenset({WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED})
-
-_UNREACHABLE = frozenset({StatusCode.UNAVAILABLE})
-_RECONNECT_EVERY = 1.0
-
-
-class _Outage:
-    """The sidecar (or engine) stopped answering while a caller waits on a run: ride it out for a while.
-
-    A sidecar restarts (a rolling update, a crash, the engine process killed) while the app
-    keeps running; the runs it holds are stored, so a waiting caller keeps polling for up to
-    ``DAPR_HEALTH_TIMEOUT`` seconds (the Dapr SDK's setting, 60 by default) before it gives up.
-    """
-
-    def __init__(self, target: str, run_id: str, connect: Callable[[], wf.DaprWorkflowClient]) -> None:
-        self.target, self.run_id = target, run_id
-        self.since = time.monotonic()
-        self._connect = connect
-        self._client: wf.DaprWorkflowClient | None = None
-        self._connected_at = 0.0
-        try:
-            self.limit = float(dapr_settings.DAPR_HEALTH_TIMEOUT)
-        except ValueError:
-            raise ValueError(f"DAPR_HEALTH_TIMEOUT must be a number of seconds, got "
-                             f"{dapr_settings.DAPR_HEALTH_TIMEOUT!r}") from None
-        log.warning("%s is unreachable while waiting for durable run %r; retrying for up to %.0f s",
-                    target, run_id, self.limit)
-
-    def check(self, exc: RpcError) -> None:
-        """Raise once the outage has lasted longer than the limit."""
-        if time.monotonic() - self.since > self.limit:
-            raise ConnectionError(
-                f"{self.target} has been unreachable for {self.limit:.0f} s while waiting for durable run "
-                f"{self.run_id!r}. The run is stored: once the sidecar is back, call again with the same run id "
-                "to attach to it (DAPR_HEALTH_TIMEOUT sets how long to wait)."
-            ) from exc
-
-    def probe(self) -> WorkflowState | None:
-        """The run's state, asked on a fresh connection every second: gRPC's own reconnection
-        backs off for up to two minutes, long after the sidecar is back."""
-        if self._client is None or time.monotonic() - self._connected_at >= _RECONNECT_EVERY:
-            self._client, self._connected_at = self._connect(), time.monotonic()
-        return self._client.get_workflow_state(self.run_id, fetch_payloads=True)
-
-    def over(self) -> wf.DaprWorkflowClient:
-        """The connection that answered, for the runtime to use from now on."""
-        log.warning("%s answers again after %.1f s; still waiting for durable run %r",
-                    self.target, time.monotonic() - self.since, self.run_id)
-        assert self._client is not None
-        return self._client
 
 
 class RunFailed(RuntimeError):
@@ -301,26 +251,10 @@ class DurableRuntime:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = _POLL_FIRST
-        outage: _Outage | None = None
         while True:
             with self._changed:
                 seen = self._generation
-            try:
-                state = self.state(run_id) if outage is None else outage.probe()
-            except RpcError as exc:
-                if exc.code() not in _UNREACHABLE:  # type: ignore[attr-defined]
-                    raise
-                if outage is None:
-                    where = self._target.describe() if self._target else "the Dapr sidecar"
-                    outage = _Outage(where, run_id, lambda: wf.DaprWorkflowClient(host=self._host, port=self._port))
-                outage.check(exc)
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError(f"durable run {run_id!r} did not settle within {timeout} s") from exc
-                time.sleep(_POLL_MAX)
-                continue
-            if outage is not None:
-                self._client = outage.over()
-                outage = None
+            state = self.state(run_id)
             if state is None:
                 raise LookupError(f"no durable run with id {run_id!r}")
             if state.runtime_status in TERMINAL or settled(state):
