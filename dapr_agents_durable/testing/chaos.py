@@ -1,8 +1,10 @@
 """Fault injection: kill an app (and a separate engine) at seeded random points until its run completes.
 
 A chaos trial runs one durable run of a tool-loop app to its end while killing it (SIGKILL)
-at the points of a :class:`KillPlan`: during a model request, during a tool call, at a
-random moment of the run, or while the engine starts. With ``separate_engine`` the app runs against
+at the points of a :class:`KillPlan`: during a model request, during a tool call, while the
+run waits for an approval, at a random moment of the run, or while the engine starts. The
+steps may run in a child workflow (an outer agent's ``child_call``), and one step may need
+approval (the app approves it after :func:`hold_approval`). With ``separate_engine`` the app runs against
 ``dapr-agents-durable engine`` in its own process, and kills land on the engine as well.
 After each kill the same command starts again (the engine on the same port and database;
 an app that exits because its engine went away is started again too). :class:`ChaosFigures`
@@ -44,7 +46,7 @@ from dapr_agents_durable.testing.recording import RecordedRequest
 from dapr_agents_durable.testing.script import Step, text, tool_call
 from dapr_agents_durable.testing.server import ScriptedModelServer
 
-KillKind = Literal["request", "tool", "moment", "startup"]
+KillKind = Literal["request", "tool", "approval", "moment", "startup"]
 KillTarget = Literal["app", "engine"]
 
 SEED_ENV = "DAPR_AGENTS_DURABLE_CHAOS_SEED"
@@ -52,7 +54,11 @@ KILLS_ENV = "DAPR_AGENTS_DURABLE_CHAOS_KILLS"
 TOOL_STARTS_ENV = "CHAOS_TOOL_STARTS"
 """The file a chaos app's tool appends ``{"n": ...}`` to as call ``n`` starts."""
 TOOL_HOLD_ENV = "CHAOS_TOOL_HOLD"
-"""The file naming the tool call to hold in flight (empty or missing: none)."""
+"""The file naming the tool call to hold in flight (``approval``: the approval wait; empty or missing: none)."""
+APPROVAL_WAITS_ENV = "CHAOS_APPROVAL_WAITS"
+"""The file a chaos app appends a line to each time its run waits for an approval."""
+OUTER_MODEL = "chaos-outer"
+"""The model name an outer agent's requests carry when the steps run in a child workflow."""
 HOLD = 30.0
 """Seconds a model request or tool call is held for a kill to land on it."""
 SETTLE = 0.2
@@ -81,10 +87,27 @@ def hold_tool_call(n: int) -> None:
         time.sleep(0.02)
 
 
+def hold_approval() -> None:
+    """Call in a chaos app when its run waits for an approval, before deciding: log the wait, and hold it while asked.
+
+    Does nothing unless ``$CHAOS_APPROVAL_WAITS`` names the log. The wait is held (at most
+    30 s) while the file ``$CHAOS_TOOL_HOLD`` reads ``approval``, so a kill can land on it.
+    """
+    waits = os.environ.get(APPROVAL_WAITS_ENV)
+    if not waits:
+        return
+    with open(waits, "a") as log:
+        log.write(json.dumps({"pid": os.getpid()}) + "\n")
+    hold = Path(os.environ[TOOL_HOLD_ENV])
+    deadline = time.monotonic() + HOLD
+    while time.monotonic() < deadline and hold.exists() and hold.read_text() == "approval":
+        time.sleep(0.02)
+
+
 @dataclass(frozen=True)
 class KillPoint:
     """Where one kill lands on ``target``: during model request ``value``, during tool call
-    ``value``, ``value`` seconds after the run (re)started making progress, or ``value``
+    ``value``, during the approval wait, ``value`` seconds after the run (re)started making progress, or ``value``
     seconds after the target's engine took the database lock (its start; for an app on a
     separate engine: ``value`` seconds after the app started)."""
 
@@ -98,6 +121,8 @@ class KillPoint:
             return f"{who}during model request {int(self.value)}"
         if self.kind == "tool":
             return f"{who}during tool call {int(self.value)}"
+        if self.kind == "approval":
+            return f"{who}during the approval wait"
         if self.kind == "startup":
             return f"{self.value:.2f} s into the {self.target}'s engine start" if self.target == "app" \
                 else f"{self.value:.2f} s into the engine's start"
@@ -106,29 +131,42 @@ class KillPoint:
 
 @dataclass
 class KillPlan:
-    """Seeded random kill points for a run of ``requests`` model requests and ``tools`` tool calls."""
+    """Seeded random kill points for a run of ``requests`` model requests and ``tools`` tool calls
+    (and an approval wait, with ``approval``)."""
 
     seed: int
     requests: int
     tools: int
     targets: tuple[KillTarget, ...] = ("app",)
+    approval: bool = False
     moment_range: tuple[float, float] = (0.02, 1.2)
     startup_range: tuple[float, float] = (0.0, 0.6)
     random: random.Random = field(init=False, repr=False)
+    _uncovered: list[KillKind] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
+        self._uncovered = ["request", "tool", "moment", "startup"]
+        if self.approval:
+            self._uncovered.append("approval")
+        self.random.shuffle(self._uncovered)
 
     @classmethod
     def seeded(cls, requests: int, tools: int, seed: int | None = None,
-               targets: tuple[KillTarget, ...] = ("app",)) -> KillPlan:
+               targets: tuple[KillTarget, ...] = ("app",), approval: bool = False) -> KillPlan:
         """A plan from ``seed``, else ``$DAPR_AGENTS_DURABLE_CHAOS_SEED``, else a fresh seed."""
         if seed is None:
             seed = int(os.environ.get(SEED_ENV) or random.SystemRandom().randrange(1, 2**31))
-        return cls(seed, requests, tools, targets)
+        return cls(seed, requests, tools, targets, approval)
 
-    def point(self) -> KillPoint:
-        kind: KillKind = self.random.choice(["request", "request", "tool", "tool", "moment", "startup"])
+    def point(self, kind: KillKind | None = None) -> KillPoint:
+        """A random point (of ``kind``, else of a random kind)."""
+        if kind is None:
+            kinds: list[KillKind] = ["request", "request", "tool", "tool", "moment", "startup"]
+            if self.approval:
+                kinds.append("approval")
+            kind = self.random.choice(kinds)
+        assert kind is not None
         if kind == "request":
             value: float = self.random.randint(1, self.requests)
         elif kind == "tool":
@@ -140,8 +178,12 @@ class KillPlan:
         return KillPoint(kind, value, target)
 
     def trials(self, count: int, kills_per_trial: tuple[int, int] = (1, 3)) -> Iterator[list[KillPoint]]:
-        """``count`` trials, each with between ``kills_per_trial`` kill points."""
+        """``count`` trials: first one of each kind of kill alone (so every kind lands), then
+        trials of between ``kills_per_trial`` random points."""
         for _ in range(count):
+            if self._uncovered:
+                yield [self.point(self._uncovered.pop())]
+                continue
             yield [self.point() for _ in range(self.random.randint(*kills_per_trial))]
 
 
@@ -159,20 +201,27 @@ class ChaosFigures:
     worst_recovery: float = 0.0
     reference: Any = None
     """The output of the uncrashed run every trial must repeat."""
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Kills that landed, by where (``request``, ``tool``, ``approval``, ``moment``, ``startup``)."""
     failures: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         engine = f" ({self.engine_kills} of the engine)" if self.engine_kills else ""
-        return (f"chaos seed={self.seed}: {self.trials} runs, {self.kills} kills{engine}, {self.restarts} restarts, "
+        where = ", ".join(f"{kind} {count}" for kind, count in sorted(self.kinds.items()))
+        return (f"chaos seed={self.seed}: {self.trials} runs, {self.kills} kills{engine} ({where}), "
+                f"{self.restarts} restarts, "
                 f"completed model calls re-paid {self.repaid}, duplicate tool executions {self.duplicate_tools}, "
                 f"worst recovery {self.worst_recovery:.2f} s")
 
-    def check(self, kills: int) -> None:
-        """Fail listing every failed trial, or when fewer than ``kills`` kills landed."""
+    def check(self, kills: int, kinds: Sequence[KillKind] = ()) -> None:
+        """Fail listing every failed trial, or when fewer than ``kills`` kills landed, or none of one of ``kinds``."""
         if self.failures:
             raise AssertionError("\n".join(self.failures))
         if self.kills < kills:
             raise AssertionError(f"only {self.kills} of {kills} kills landed in {self.trials} runs")
+        missing = [kind for kind in kinds if not self.kinds[kind]]
+        if missing:
+            raise AssertionError(f"no kill landed {' or '.join(missing)}: {self.line()}")
 
 
 class EngineProcess:
@@ -241,8 +290,16 @@ class ChaosTrial:
     The app runs ``command`` with ``env`` on the engine database ``work/engine.db``
     (embedded, or in a separate engine process). Its model is a scripted server: request
     ``k`` (conversation state ``k - 1``: tool results so far) asks for ``tool(n=k)`` up to
-    ``steps``, then the answer ``"all <steps> steps recorded"``; requests for the same state
-    are the same call paid again. The tool calls :func:`hold_tool_call`.
+    ``steps``, then answers ``"all <steps> steps recorded"``; requests for the same state
+    are the same call paid again. The tool calls :func:`hold_tool_call`; with
+    ``approval_step``, the run waits for an approval before tool call ``approval_step``
+    (that call needs it, or the child call before step 1 does), which the app gives after
+    :func:`hold_approval`.
+
+    With ``child_call`` (a tool name and its arguments) the steps run in a child workflow:
+    an outer agent, whose requests name the model :data:`OUTER_MODEL`, first asks for that
+    call (its tool runs the agent that makes the steps' requests, in a conversation of its
+    own) and, given its result, answers with that result.
     """
 
     def __init__(
@@ -253,6 +310,8 @@ class ChaosTrial:
         *,
         steps: int,
         tool: str = "record_step",
+        child_call: tuple[str, dict[str, Any]] | None = None,
+        approval_step: int | None = None,
         separate_engine: bool = False,
         engine_options: Sequence[str] = (),
         timeout: float = 120.0,
@@ -262,15 +321,20 @@ class ChaosTrial:
         self._work = work
         self._steps = steps
         self._tool = tool
+        self._child_call = child_call
+        self._approval_step = approval_step
         self._timeout = timeout
         self.server = ScriptedModelServer(rule=self._answer)
         self.tool_starts = work / "tool-starts.jsonl"
+        self.approval_waits = work / "approval-waits.jsonl"
+        self._waits_at_aim = 0
         self._hold = work / "tool-hold"
         self.engine = (EngineProcess(work / "engine.db", work, self._process_env(), engine_options)
                        if separate_engine else None)
         self.kills = 0
         self.engine_kills = 0
         self.restarts = 0
+        self.kinds: Counter[str] = Counter()
         self.worst_recovery = 0.0
         self.excused: Counter[int] = Counter()
         self._slow_state: int | None = None
@@ -281,11 +345,26 @@ class ChaosTrial:
         self._lock_seen: dict[int, float] = {}
 
     def _answer(self, request: RecordedRequest) -> Step:
+        state = self._state(request)
+        delay = HOLD if self._slow_state == state else 0.0
+        if self._child_call is not None and state == 0:
+            name, arguments = self._child_call
+            return tool_call(name, arguments, delay=delay)
+        step = state + 1 - (self._child_call is not None)
+        if step <= self._steps:
+            return tool_call(self._tool, {"n": step}, delay=delay)
+        if step > self._steps + 1:  # the outer agent, given the child's result: repeat it
+            return text(request.tool_outputs[-1], delay=delay)
+        return text(f"all {self._steps} steps recorded", delay=delay)
+
+    def _state(self, request: RecordedRequest) -> int:
+        """Where in the run a request lies: ``k - 1`` for request ``k`` of the uncrashed run."""
         done = len(request.tool_outputs)
-        delay = HOLD if self._slow_state == done else 0.0
-        if done < self._steps:
-            return tool_call(self._tool, {"n": done + 1}, delay=delay)
-        return text(f"all {done} steps recorded", delay=delay)
+        if self._child_call is None:
+            return done
+        if request.body.get("model") == OUTER_MODEL:
+            return self._steps + 2 if done else 0
+        return done + 1
 
     def run(self, points: Sequence[KillPoint]) -> tuple[int, str, str]:
         """Kill at each point in turn (skipping points the run has passed), then let the run finish.
@@ -320,7 +399,7 @@ class ChaosTrial:
 
     def _launch(self) -> None:
         extra = {"PYTHONPATH": os.pathsep.join(sys.path), TOOL_STARTS_ENV: str(self.tool_starts),
-                 TOOL_HOLD_ENV: str(self._hold), **self._env}
+                 TOOL_HOLD_ENV: str(self._hold), APPROVAL_WAITS_ENV: str(self.approval_waits), **self._env}
         env = embedded_app_env(self._work / "engine.db", extra)
         if self.engine is not None:
             del env["DAPR_AGENTS_DURABLE_DB"]
@@ -362,7 +441,10 @@ class ChaosTrial:
     def _aim(self, point: KillPoint | None) -> None:
         """Hold the model request or tool call ``point`` waits for (release everything for None)."""
         self._slow_state = int(point.value) - 1 if point is not None and point.kind == "request" else None
-        self._hold.write_text(str(int(point.value)) if point is not None and point.kind == "tool" else "")
+        hold = "" if point is None else str(int(point.value)) if point.kind == "tool" \
+            else "approval" if point.kind == "approval" else ""
+        self._waits_at_aim = len(read_jsonl(self.approval_waits))
+        self._hold.write_text(hold)
 
     def _kill_at(self, point: KillPoint) -> bool:
         """SIGKILL the target at ``point``; False when the run ended (or passed the point) first."""
@@ -371,6 +453,11 @@ class ChaosTrial:
                                      lambda: self._requested(int(point.value)))
         elif point.kind == "tool":
             reached = self._wait_for(lambda: self._in_tool(int(point.value)), lambda: self._tool_passed(point.value))
+        elif point.kind == "approval":
+            assert self._approval_step is not None, "an approval kill needs the trial's approval_step"
+            approved = self._approval_step - 0.5
+            reached = self._wait_for(lambda: len(read_jsonl(self.approval_waits)) > self._waits_at_aim,
+                                     lambda: self._tool_passed(approved))
         elif point.kind == "startup":
             started = self._started_at(point.target)
             if started is not None and time.monotonic() > started + point.value:  # its start is over: start again
@@ -383,7 +470,10 @@ class ChaosTrial:
             reached = self._wait_for(lambda: self.server.request_count > 0, lambda: False)
             moment = time.monotonic() + point.value
             reached = reached and self._wait_for(lambda: time.monotonic() >= moment, lambda: False)
-        return reached and self._kill(point.target)
+        if reached and self._kill(point.target):
+            self.kinds[point.kind] += 1
+            return True
+        return False
 
     def _wait_for(self, reached: Callable[[], bool], passed: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + self._timeout
@@ -458,17 +548,17 @@ class ChaosTrial:
     def _excuse_in_flight(self) -> None:
         last = self.server.requests[-1:]
         if last:
-            self.excused[len(last[0].tool_outputs)] += 1
+            self.excused[self._state(last[0])] += 1
 
     # -- what the run did --------------------------------------------------------------
 
     def _in_request(self, number: int) -> bool:
         latest = self.server.requests[-1:]
-        return bool(latest) and len(latest[0].tool_outputs) == number - 1
+        return bool(latest) and self._state(latest[0]) == number - 1
 
     def _requested(self, number: int) -> bool:
         """The run has already made the request after request ``number``."""
-        return any(len(r.tool_outputs) == number for r in self.server.requests)
+        return any(self._state(r) == number for r in self.server.requests)
 
     def _in_tool(self, number: int) -> bool:
         return int(number) in {entry["n"] for entry in read_jsonl(self.tool_starts)[-1:]}
@@ -483,7 +573,7 @@ class ChaosTrial:
 
     def repaid(self) -> int:
         """Model calls paid again beyond the one in flight at each kill."""
-        counts = Counter(len(r.tool_outputs) for r in self.server.requests)
+        counts = Counter(self._state(r) for r in self.server.requests)
         return sum(max(0, count - 1 - self.excused[state]) for state, count in counts.items())
 
 
@@ -494,6 +584,8 @@ def run_chaos(
     *,
     steps: int,
     kills: int,
+    child_call: tuple[str, dict[str, Any]] | None = None,
+    approval_step: int | None = None,
     separate_engine: bool = False,
     engine_options: Sequence[str] = (),
     seed: int | None = None,
@@ -501,24 +593,27 @@ def run_chaos(
     """An uncrashed run, then seeded random trials of a tool-loop app until ``kills`` kills landed.
 
     ``command(base_url, work)`` is the app's command line for a run in folder ``work``; the
-    app prints its output as the JSON of its last line. Every trial must exit 0 with the
+    app prints its output as the JSON of its last line. ``child_call`` and ``approval_step``
+    are as in :class:`ChaosTrial` (with an approval step, kills land in its wait too). Every trial must exit 0 with the
     uncrashed run's output, pay no completed model call again, repeat at most one tool call
     per kill and leave a sound database; each one that does not is listed in ``failures``.
     """
     targets: tuple[KillTarget, ...] = ("app", "engine") if separate_engine else ("app",)
-    plan = KillPlan.seeded(requests=steps + 1, tools=steps, seed=seed, targets=targets)
+    plan = KillPlan.seeded(requests=steps + (3 if child_call else 1), tools=steps, seed=seed, targets=targets,
+                           approval=approval_step is not None)
     figures = ChaosFigures(plan.seed)
 
     def trial(name: str, points: list[KillPoint]) -> None:
         work = workdir / name
         work.mkdir()
-        run = ChaosTrial(lambda url: command(url, work), env, work, steps=steps, separate_engine=separate_engine,
-                         engine_options=engine_options)
+        run = ChaosTrial(lambda url: command(url, work), env, work, steps=steps, child_call=child_call,
+                         approval_step=approval_step, separate_engine=separate_engine, engine_options=engine_options)
         code, out, err = run.run(points)
         where = f"{name} (seed {plan.seed}, kills {[p.describe() for p in points]})"
         figures.kills += run.kills
         figures.engine_kills += run.engine_kills
         figures.restarts += run.restarts
+        figures.kinds.update(run.kinds)
         figures.repaid += run.repaid()
         figures.duplicate_tools += run.duplicate_tools()
         figures.worst_recovery = max(figures.worst_recovery, run.worst_recovery)

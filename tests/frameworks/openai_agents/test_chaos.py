@@ -1,8 +1,12 @@
-"""Fault injection: SIGKILL at seeded random points of a 15-request tool loop, restart, compare.
+"""Fault injection: SIGKILL at seeded random points of a run with an approval and a child workflow.
 
-Kills land during model requests, during tool calls, at random moments and during the
-app's start (its embedded engine starting); ``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how
-many (default 50), ``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
+The planner's request 1 calls the recorder as a tool (``Agent.as_tool``), a call that needs
+approval; once approved, the recorder runs as a child workflow (requests 2 to 16 and the 14
+tool calls), and the planner's request 17 answers with its result. Kills land during
+model requests, during tool calls, during the approval wait, at random moments and during
+the app's start (its embedded engine starting); after each the same command runs again.
+``DAPR_AGENTS_DURABLE_CHAOS_KILLS`` sets how many (default 50),
+``DAPR_AGENTS_DURABLE_CHAOS_SEED`` replays a printed seed.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ import pytest
 
 from dapr_agents_durable.testing.chaos import chaos_kills, run_chaos
 
-APP = Path(__file__).parent / "apps" / "tool_loop_app.py"
+APP = Path(__file__).parent / "apps" / "chaos_app.py"
 STEPS = 14
 KILLS = chaos_kills(50)
-EXPECTED = {"final_output": f"all {STEPS} steps recorded", "turns": STEPS + 1}
+EXPECTED = {"final_output": f"all {STEPS} steps recorded", "turns": 2}
 ENV = {"OPENAI_API_KEY": "sk-chaos", "OPENAI_AGENTS_DISABLE_TRACING": "1"}
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(2400)]
@@ -28,8 +32,9 @@ def command(base_url: str, work: Path) -> list[str]:
 
 
 def test_random_kills_never_lose_a_run_nor_repay_a_finished_call(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    figures = run_chaos(command, ENV, tmp_path, steps=STEPS, kills=KILLS)
+    figures = run_chaos(command, ENV, tmp_path, steps=STEPS, kills=KILLS, approval_step=1,
+                        child_call=("record_plan", {"input": "Record the 14 steps."}))
     with capsys.disabled():
         print(f"\n{figures.line()}")
     assert figures.reference == EXPECTED
-    figures.check(kills=KILLS)
+    figures.check(kills=KILLS, kinds=("request", "tool", "approval", "startup"))
