@@ -119,9 +119,10 @@ async def fail_for_retry(exc: Exception) -> None:
 def stored_once_paid() -> Iterator[None]:
     """Encode a paid call's result inside this block: a result that cannot be stored fails the activity for good.
 
-    A retry would pay the model again for a result that would be refused again (too large
-    for one durable step, not JSON, holding a secret), so the :class:`CodecError` becomes a
-    non-retryable failure whose text (``"CodecError: <message>"``) names what to change.
+    A retry would call the model or run the tool again for a result that would be refused
+    again (too large for one durable step, not JSON, holding a secret), so the
+    :class:`CodecError` becomes a non-retryable failure whose text (``"CodecError: <message>"``)
+    names what to change.
     """
     try:
         yield

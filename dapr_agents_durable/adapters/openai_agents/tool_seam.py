@@ -27,6 +27,7 @@ from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, Dur
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
 from dapr_agents_durable.runtime.run_ids import nested_runs
+from dapr_agents_durable.runtime.retries import stored_once_paid
 
 _USAGE = TypeAdapter(Usage)
 
@@ -91,11 +92,12 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
         output = await original(tool_context, request["arguments"])
     what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
-    result = {
-        "output": encode_output(output, what=what),
-        # Usage of nested runs (an agent used as a tool) counts toward the calling run.
-        "usage": _USAGE.dump_python(usage, mode="json") if usage.requests else None,
-    }
+    with stored_once_paid():
+        result = {
+            "output": encode_output(output, what=what),
+            # Usage of nested runs (an agent used as a tool) counts toward the calling run.
+            "usage": _USAGE.dump_python(usage, mode="json") if usage.requests else None,
+        }
     refs.remember_result(ctx, TOOL_ACTIVITY, request, result)
     return result
 

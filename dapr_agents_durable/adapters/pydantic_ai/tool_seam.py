@@ -41,7 +41,7 @@ from dapr_agents_durable.adapters.pydantic_ai.runs import AGENTS, SPECS
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.codec import Codec
+from dapr_agents_durable.runtime.codec import Codec, CodecError
 from dapr_agents_durable.runtime.registry import registered
 from dapr_agents_durable.runtime.retries import within
 from dapr_agents_durable.runtime.run_ids import nested_runs
@@ -216,7 +216,10 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
                 if options.retry_policy is not None:
                     raise  # the tool's durable retry policy decides
                 return {"kind": "error", "error": encode_error(exc)}
-    return {"kind": "return", "value": JSON_VALUE.encode(value, what=f"result of tool {name!r} of agent {agent.name!r}")}
+    try:
+        return {"kind": "return", "value": JSON_VALUE.encode(value, what=f"result of tool {name!r} of agent {agent.name!r}")}
+    except CodecError as exc:  # not retried, even under a retry policy: the tool would run again for the same refusal
+        return {"kind": "error", "error": encode_error(exc)}
 
 
 def _find_toolset(agent: Agent[Any, Any], run_id: str, toolset_id: str) -> AbstractToolset[Any]:

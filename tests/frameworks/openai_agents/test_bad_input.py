@@ -6,15 +6,16 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from agents import Agent, function_tool
-from dapr.ext.workflow import WorkflowStatus
+from dapr.ext.workflow import RetryPolicy, WorkflowStatus
 from scripted import ScriptedModel, message, outputs, tool_call
 
-from dapr_agents_durable.adapters.openai_agents import Runner
+from dapr_agents_durable.adapters.openai_agents import Runner, durable_options
 from dapr_agents_durable.runtime import RunIdInUse, get_runtime
 from dapr_agents_durable.testing import embedded_app_env
 
@@ -106,6 +107,29 @@ async def test_an_oversized_tool_result_fails_naming_the_tool_the_size_and_the_f
     assert type(raised.value).__name__ == "UserError"  # the SDK's own error for a failing tool
     state = get_runtime().state("bad-size-1")
     assert state.runtime_status == WorkflowStatus.FAILED and model.calls == 1
+
+
+@function_tool
+def dump_retried(size: int) -> str:
+    """Return a long text, counting the calls."""
+    DUMPS.append(size)
+    return "x" * size
+
+
+DUMPS: list[int] = []
+durable_options(dump_retried, retry_policy=RetryPolicy(first_retry_interval=timedelta(seconds=1),
+                                                      max_number_of_attempts=3))
+
+
+async def test_an_oversized_tool_result_is_not_retried_even_with_a_retry_policy() -> None:
+    def rule(items: list[Any]) -> list[Any]:
+        return [message("done")] if outputs(items) else [tool_call("dump_retried", {"size": 4 * 1024 * 1024}, "c1")]
+
+    with pytest.raises(Exception, match=r"result of tool 'dump_retried' .* limit for one durable step"):
+        await Runner.run(Agent(name="dumper", tools=[dump_retried], model=ScriptedModel(rule)), "dump",
+                         run_id="bad-size-3")
+    assert DUMPS == [4 * 1024 * 1024]  # run once: a retry would run the tool again for the same refusal
+    assert get_runtime().state("bad-size-3").runtime_status == WorkflowStatus.FAILED
 
 
 async def test_a_model_response_too_large_to_store_fails_at_once_without_asking_the_model_again() -> None:

@@ -4,15 +4,16 @@ and no model call paid again for a result that cannot be stored."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import pytest
-from dapr.ext.workflow import WorkflowStatus
+from dapr.ext.workflow import RetryPolicy, WorkflowStatus
 from pydantic_ai import Agent
 from pydantic_ai.exceptions import UserError
 from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from dapr_agents_durable.adapters.pydantic_ai import DaprAgent
+from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, durable_options
 from dapr_agents_durable.runtime import get_runtime
 
 calls: Counter[str] = Counter()
@@ -69,6 +70,22 @@ def test_a_tool_result_too_large_or_not_json_fails_naming_the_tool() -> None:
     with pytest.raises(UserError, match=r"result of tool 'connect' of agent 'bad-opaque': cannot be encoded as JSON"):
         DaprAgent(opaque).run_sync("go", run_id="bad-opaque-1")
     assert failed("bad-opaque-1")
+
+
+def test_a_tool_result_too_large_is_not_retried_even_with_a_retry_policy() -> None:
+    agent = Agent(calling("dump", "bad-dump-retried"), name="bad-dump-retried")
+
+    @agent.tool_plain
+    def dump() -> str:
+        calls["bad-dump-retried tool"] += 1
+        return "x" * 4_000_000
+
+    durable_options(agent, tool="dump", retry_policy=RetryPolicy(first_retry_interval=timedelta(seconds=1),
+                                                                 max_number_of_attempts=3))
+    with pytest.raises(UserError, match=rf"result of tool 'dump' of agent 'bad-dump-retried': {TOO_LARGE}"):
+        DaprAgent(agent).run_sync("go", run_id="bad-dump-2")
+    assert calls["bad-dump-retried tool"] == 1  # a retry would run the tool again for the same refusal
+    assert failed("bad-dump-2")
 
 
 def test_a_run_id_of_another_agent_is_refused_and_its_run_keeps_its_result() -> None:
