@@ -74,7 +74,7 @@ class Runner:
         context: Any = None,
         max_turns: int | None = DEFAULT_MAX_TURNS,
         hooks: RunHooks[Any] | None = None,
-        run_config: RunConfig | None = None,
+        run_config: RunConfig | dict[str, Any] | None = None,
         error_handlers: RunErrorHandlers[Any] | None = None,
         previous_response_id: str | None = None,
         auto_previous_response_id: bool = False,
@@ -178,8 +178,7 @@ class Runner:
         """
         prepared = _prepare(
             starting_agent, input, context=context, max_turns=max_turns, hooks=hooks,
-            run_config=RunConfig(**run_config) if isinstance(run_config, dict) else run_config,
-            error_handlers=error_handlers, previous_response_id=previous_response_id,
+            run_config=run_config, error_handlers=error_handlers, previous_response_id=previous_response_id,
             auto_previous_response_id=auto_previous_response_id, conversation_id=conversation_id, session=session,
             run_id=run_id, approval_timeout=approval_timeout, stream=True,
         )
@@ -208,7 +207,7 @@ def _prepare(
     context: Any,
     max_turns: int | None,
     hooks: RunHooks[Any] | None,
-    run_config: RunConfig | None,
+    run_config: RunConfig | dict[str, Any] | None,
     error_handlers: RunErrorHandlers[Any] | None,
     previous_response_id: str | None,
     auto_previous_response_id: bool,
@@ -229,6 +228,8 @@ def _prepare(
     if run_id is None and not isinstance(input, RunState):
         run_id = next_nested_run_id()  # inside a tool activity: derived from the tool call
     timeout = positive_seconds(approval_timeout, name="approval_timeout")
+    if isinstance(run_config, dict):  # as the SDK's runner takes it (RunConfig's fields by name)
+        run_config = RunConfig(**run_config)
     runtime = get_runtime()
     _ensure_registered(runtime)
     graph = register_graph(starting_agent)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from agents import Agent, function_tool
+from agents import Agent, ModelSettings, function_tool
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
 from agents import Runner as NativeRunner
 from scripted import ScriptedModel, message, outputs, tool_call
@@ -104,3 +104,14 @@ def test_a_run_whose_caller_is_gone_refuses_an_ambiguous_agent_name() -> None:
     with pytest.raises(AmbiguousAgent, match="several different agents of that name"):
         find_agent("run-of-another-process", "twin")
     assert find_agent("run-of-another-process", "no-such-agent") is None
+
+
+async def test_a_run_config_given_as_a_dict_applies_as_the_sdks_runner_takes_it() -> None:
+    model = ScriptedModel(lambda items: [message("ok")])
+    config = {"model_settings": ModelSettings(temperature=0.25), "workflow_name": "dict config"}
+    result = await Runner.run(Agent(name="dict-config", model=model), "hi", run_id="basics-dict-config",
+                              run_config=config)
+    assert result.final_output == "ok"
+    assert model.requests[0]["model_settings"]["temperature"] == 0.25
+    with pytest.raises(TypeError, match="not_a_field"):
+        await Runner.run(Agent(name="dict-config", model=model), "hi", run_config={"not_a_field": 1})
