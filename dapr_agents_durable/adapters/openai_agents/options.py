@@ -80,7 +80,10 @@ def agent_options(agent_name: str) -> StepOptions:
     return _agents.get(agent_name)
 
 
-def tool_options(tool: FunctionTool) -> ToolOptions:
-    """The options set for ``tool`` (defaults if none)."""
-    options = getattr(tool, _OPTIONS_ATTR, None)
-    return options if isinstance(options, ToolOptions) else ToolOptions()
+def tool_options(tool: FunctionTool, copied_from: FunctionTool | None = None) -> ToolOptions:
+    """The options set for ``tool``, else for the tool it is a copy of (defaults if none)."""
+    for source in (tool, copied_from):
+        options = getattr(source, _OPTIONS_ATTR, None)
+        if isinstance(options, ToolOptions):
+            return options
+    return ToolOptions()

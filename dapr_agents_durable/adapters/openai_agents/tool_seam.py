@@ -3,7 +3,11 @@
 ``make_durable`` wraps a ``FunctionTool``'s ``on_invoke_tool`` in place: on a
 durable loop a call becomes an ``openai_agents.tool`` activity (idempotency key:
 run id + tool call id), elsewhere it calls the original, so the same agent keeps
-working in plain ``agents.Runner`` runs.
+working in plain ``agents.Runner`` runs. The wrapper is one of the SDK's own tool
+invokers around the original's implementation, so what the SDK reads off an invoker
+before calling it stays as natively: the prepared arguments an approval policy is
+judged on (a call whose arguments the SDK would change, by defaults or aliases, always
+stops for approval) and the tool's wrapped callable.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 
 import dapr.ext.workflow as wf
 from agents import FunctionTool, MaxTurnsExceeded, ModelBehaviorError, RunConfig, UserError
+from agents.tool import _FailureHandlingFunctionToolInvoker
 from agents.tool_context import ToolContext
 from agents.usage import Usage
 from pydantic import TypeAdapter
@@ -32,16 +37,31 @@ from dapr_agents_durable.runtime.retries import stored_once_paid
 _USAGE = TypeAdapter(Usage)
 
 
-class DurableToolInvoker:
-    """The ``on_invoke_tool`` of a durable function tool."""
+class DurableToolInvoker(_FailureHandlingFunctionToolInvoker):
+    """The ``on_invoke_tool`` of a durable function tool (``original``: the tool's own invoker)."""
 
     def __init__(self, tool: FunctionTool, original: Any) -> None:
+        if isinstance(original, _FailureHandlingFunctionToolInvoker):
+            super().__init__(original._invoke_tool_impl, original._on_handled_error, function_tool=tool)
+        else:  # a hand-made FunctionTool: nothing to prepare, its own function handles failures
+            super().__init__(original, _unhandled, function_tool=tool)
         self.tool = tool
         self.tool_name = tool.name
         self.original = original
+        self.copied_from: FunctionTool | None = None
+        """The tool this one is a copy of, whose durable options it keeps unless given its own."""
+
+    def __agents_bind_function_tool__(self, function_tool: FunctionTool) -> DurableToolInvoker:
+        """A copy of the tool (``dataclasses.replace``) stays durable, bound to the copy as natively."""
+        if function_tool is self.tool:
+            return self
+        bind = getattr(self.original, "__agents_bind_function_tool__", None)
+        bound = type(self)(function_tool, bind(function_tool) if callable(bind) else self.original)
+        bound.copied_from = self.copied_from or self.tool
+        return bound
 
     async def __call__(self, context: ToolContext[Any], arguments: str) -> Any:
-        options = tool_options(self.tool)
+        options = tool_options(self.tool, self.copied_from)
         try:
             execution = current_execution()
         except DurableLoopError:
@@ -63,6 +83,10 @@ class DurableToolInvoker:
         if result.get("usage"):
             context.usage.add(_USAGE.validate_python(result["usage"]))
         return decode_output(result["output"])
+
+
+def _unhandled(tool: FunctionTool, error: Exception, arguments: str, context: ToolContext[Any]) -> None:
+    """No handled-error hook: a hand-made tool's invoker handles its own failures."""
 
 
 def make_durable(tool: FunctionTool) -> None:

@@ -15,7 +15,8 @@ from agents import Agent, function_tool
 from agents import Runner as NativeRunner
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
 from dapr.ext.workflow.workflow_state import WorkflowStatus
-from scripted import ScriptedModel, one_refund, two_refunds
+from openai.types.responses import ResponseFunctionToolCall
+from scripted import ScriptedModel, message, one_refund, outputs, two_refunds
 
 from dapr_agents_durable.adapters.openai_agents import Runner
 from dapr_agents_durable.runtime import APPROVAL_EVENT, PendingApproval, get_runtime
@@ -299,3 +300,42 @@ def test_the_cli_answers_a_run_whether_its_app_runs_or_not(tmp_path: Path) -> No
 
     tools = [json.loads(line) for line in (tmp_path / "tools.jsonl").read_text().splitlines()]
     assert [t["amount"] for t in tools] == [120]
+
+
+payments: list[int] = []
+
+
+async def _over_100(context: Any, arguments: dict[str, Any], call_id: str) -> bool:
+    return int(arguments.get("amount", 0)) > 100
+
+
+@function_tool(needs_approval=_over_100)
+def pay(amount: int = 500) -> str:
+    """Pay an amount (500 unless told)."""
+    payments.append(amount)
+    return f"paid {amount}"
+
+
+@pytest.mark.parametrize("arguments", ["{}", '{"amount": 5', '{"amount": 500}'])
+async def test_a_policy_guarded_call_stops_for_approval_wherever_the_sdk_stops(arguments: str) -> None:
+    # {} would run with the default 500, which the policy never saw; broken JSON cannot be judged at all.
+    def rule(items: list[Any]) -> list[Any]:
+        if outputs(items):
+            return [message("done")]
+        return [ResponseFunctionToolCall(type="function_call", name="pay", arguments=arguments, call_id="p1",
+                                         id="fc_p1", status="completed")]
+
+    outcomes = []
+    for runner, extra in ((NativeRunner, {}), (Runner, {"run_id": f"policy-{len(arguments)}"})):
+        payments.clear()
+        agent = Agent(name="payer", tools=[pay], model=ScriptedModel(rule))
+        result = await runner.run(agent, "pay the supplier", **extra)
+        outcomes.append(([item.raw_item.call_id for item in result.interruptions], list(payments)))
+    assert outcomes[1] == outcomes[0] == (["p1"], [])
+
+
+def test_a_durable_tool_keeps_its_wrapped_callable() -> None:
+    from dapr_agents_durable.adapters.openai_agents.tool_seam import make_durable
+
+    make_durable(pay)
+    assert pay.__wrapped__(amount=3) == "paid 3"
