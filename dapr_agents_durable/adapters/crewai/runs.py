@@ -135,9 +135,14 @@ def llm_slot(crew: Crew, llm: BaseLLM) -> str:
 
 
 def find_llm(crew: Crew, slot: str) -> BaseLLM:
-    """The LLM at ``slot``, creating the manager first if the slot is the manager's."""
-    if slot.startswith("manager") and crew.process == "hierarchical" and not isinstance(crew.manager_llm, BaseLLM):
-        if crew.manager_agent is None or slot == "manager_llm":
+    """The LLM at ``slot``, creating the manager first if the slot is the manager's.
+
+    After a restart a manager's model call can run before the run's workflows have made
+    the manager again in this process, whether ``manager_llm`` is a name or an LLM object.
+    """
+    if slot.startswith("manager") and crew.process == "hierarchical":
+        unconverted = slot == "manager_llm" and not isinstance(crew.manager_llm, BaseLLM)
+        if crew.manager_agent is None or unconverted:
             crew._create_manager_agent()
     for candidate_slot, candidate in _llm_slots(crew):
         if candidate_slot == slot and isinstance(candidate, BaseLLM):

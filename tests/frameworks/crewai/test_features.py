@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from scripted import ScriptedLLM, ToolLog, tool_call
 from test_fidelity import children, compare, scheduled, weather_tools
 
-from dapr_agents_durable.adapters.crewai import Crew, rpm
+from dapr_agents_durable.adapters.crewai import Crew, rpm, runs
 from dapr_agents_durable.adapters.crewai.names import DELEGATE_WORKFLOW, MODEL_ACTIVITY, TASK_WORKFLOW, TOOL_ACTIVITY
 from dapr_agents_durable.runtime import get_runtime
 
@@ -180,6 +180,24 @@ def test_manager_question_to_a_coworker_is_a_child_workflow() -> None:
     assert "Is it sunny in Lima?" in llms[1].calls[0][-1]["content"]
     assert children("features-ask-task-0") == [DELEGATE_WORKFLOW]
     assert scheduled("features-ask-task-0-delegate-delegate-1") == [MODEL_ACTIVITY, TOOL_ACTIVITY, MODEL_ACTIVITY]
+
+
+def test_a_manager_model_call_redelivered_after_a_restart_finds_the_manager_llm_object() -> None:
+    def managed() -> tuple[crewai.Crew, ScriptedLLM]:
+        manager_llm = ScriptedLLM(model="scripted", replies=[])
+        reporter = Agent(role="reporter", goal="report weather", backstory="a meteorologist", llm=ScriptedLLM(model="scripted"))
+        task = Task(description="Weather in Lima?", expected_output="one sentence")
+        return Crew(name="redelivered-desk", agents=[reporter], tasks=[task], process=Process.hierarchical,
+                    manager_llm=manager_llm), manager_llm
+
+    running, _ = managed()
+    running._create_manager_agent()  # as the run's kickoff does
+    slot = runs.llm_slot(running, running.manager_agent.llm)
+    assert slot == "manager.llm"
+    # A new process: the model activity runs before the run's workflows made the manager here.
+    restarted, manager_llm = managed()
+    assert restarted.manager_agent is None
+    assert runs.find_llm(restarted, slot) is manager_llm
 
 
 def rpm_crew(crew_class: type[crewai.Crew], log: ToolLog) -> tuple[crewai.Crew, list[ScriptedLLM]]:
