@@ -88,6 +88,12 @@ class DurableRuntime:
         self._register(self._activities, name, fn)
 
     def _register(self, table: dict[str, Callable[..., Any]], name: str, fn: Callable[..., Any]) -> None:
+        """Add ``name`` to ``table``, and to the worker if it runs.
+
+        A running worker learns a new name in place: restarting it would drop the results
+        of the activities it is running (their stream closes with them), so each would wait
+        out the engine's orphan grace and run again.
+        """
         with self._lock:
             if table.get(name) is fn:
                 return
@@ -95,9 +101,8 @@ class DurableRuntime:
                 raise ValueError(f"{name!r} is already registered with the durable runtime")
             table[name] = fn
             if self._worker is not None:
-                log.info("new durable name %r after start: restarting the workflow worker", name)
-                self._worker.shutdown()
-                self._start_worker()
+                add = self._worker.register_workflow if table is self._workflows else self._worker.register_activity
+                add(_named(fn), name=name)
             elif self._client is not None:
                 self._start_worker()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -112,12 +113,33 @@ def test_workflow_parks_until_its_agent_is_registered(runtime: DurableRuntime) -
     assert runtime.wait("parked", timeout=30).serialized_output == '"AGENT:6"'
 
 
-def test_registering_after_start_restarts_the_worker(runtime: DurableRuntime) -> None:
+def test_registering_after_start_serves_the_new_name(runtime: DurableRuntime) -> None:
     runtime.register_activity("t.double", lambda ctx, x: 2 * x)
     runtime.register_workflow("t.flow", _double_workflow)
     assert runtime.run("t.flow", 1, run_id="before", timeout=30).serialized_output == "2"
     runtime.register_workflow("t.other", lambda ctx, x: (yield ctx.call_activity("t.double", input=x + 1)))
     assert runtime.run("t.other", 1, run_id="after", timeout=30).serialized_output == "4"
+
+
+def test_registering_while_an_activity_runs_keeps_its_result(runtime: DurableRuntime) -> None:
+    # A worker restarted under it would lose its result: it would run again after the
+    # engine's 30-second orphan grace, so the wait below would time out.
+    started, release, calls = threading.Event(), threading.Event(), []
+
+    def slow(ctx: Any, x: int) -> int:
+        calls.append(x)
+        started.set()
+        release.wait(30)
+        return x + 1
+
+    runtime.register_activity("t.slow", slow)
+    runtime.register_workflow("t.slow_flow", lambda ctx, x: (yield ctx.call_activity("t.slow", input=x)))
+    run_id = runtime.start_or_attach("t.slow_flow", 1, run_id="in-flight")
+    assert started.wait(30)
+    runtime.register_activity("t.late", lambda ctx, x: x)
+    release.set()
+    assert runtime.wait(run_id, timeout=20).serialized_output == "2"
+    assert calls == [1]
 
 
 def test_duplicate_name_is_refused(runtime: DurableRuntime) -> None:
