@@ -13,7 +13,8 @@ executions repeated, the longest time from a restart to the run's next progress.
 
 Everything random comes from one seed (``DAPR_AGENTS_DURABLE_CHAOS_SEED`` or a fresh one),
 printed with the figures so a failing campaign can be run again exactly. The app's tool
-calls :func:`hold_tool_call` first, so the trial sees it start and can hold it in flight.
+calls :func:`hold_tool_call` first, so the trial sees it start and can hold it in flight
+(:func:`recorded_step` is such a tool's whole body).
 
 Example::
 
@@ -102,6 +103,21 @@ def hold_approval() -> None:
     deadline = time.monotonic() + HOLD
     while time.monotonic() < deadline and hold.exists() and hold.read_text() == "approval":
         time.sleep(0.02)
+
+
+def recorded_step(n: int, log: str | os.PathLike[str], key: str) -> str:
+    """The body of a chaos app's tool: :func:`hold_tool_call`, then log the call and answer.
+
+    Appends ``{"n", "key", "pid"}`` (``key``: the call's idempotency key) to ``log``, on
+    disk before the tool returns, so a kill right after cannot hide an execution, and
+    returns ``"step <n> recorded"``.
+    """
+    hold_tool_call(n)
+    with open(log, "a") as file:
+        file.write(json.dumps({"n": n, "key": key, "pid": os.getpid()}) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
+    return f"step {n} recorded"
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from crewai.tools import tool
 
 from dapr_agents_durable.adapters.crewai import Crew
 from dapr_agents_durable.runtime import get_runtime, idempotency_key
-from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, hold_tool_call
+from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, recorded_step
 
 base_url, run_id, tool_log = sys.argv[1:4]
 
@@ -33,12 +33,7 @@ base_url, run_id, tool_log = sys.argv[1:4]
 @tool("record_step")
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 def llm(model: str) -> LLM:

@@ -6,7 +6,7 @@ one tool call and an answer. MODE "feedback": one task with human input; the app
 ``waiting <call id>`` for each feedback request and, when ``FEEDBACK`` is set, answers the
 first with it and accepts the next. The engine database comes from DAPR_AGENTS_DURABLE_DB, the
 key from OPENAI_API_KEY. Prints one JSON line with the crew output.
-For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
+For fault injection the tool's body is ``recorded_step`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from crewai.tools import tool
 
 from dapr_agents_durable.adapters.crewai import Crew
 from dapr_agents_durable.runtime import Decision, get_runtime, idempotency_key
-from dapr_agents_durable.testing.chaos import hold_tool_call
+from dapr_agents_durable.testing.chaos import recorded_step
 
 base_url, run_id, tool_log, mode = sys.argv[1:5]
 
@@ -30,12 +30,7 @@ base_url, run_id, tool_log, mode = sys.argv[1:5]
 @tool("record_step")
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 llm = LLM(model="openai/scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])

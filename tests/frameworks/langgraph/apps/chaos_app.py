@@ -15,7 +15,7 @@ it has finished. (With a checkpointer a call after the run finished would be the
 next turn, and a restarted process's worker may finish the run while the app looks.)
 Prints one JSON line: the messages' contents, the approval, and each child workflow of the
 run (its workflow name and the names of the activities it scheduled). For fault injection
-the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
+the tool's body is ``recorded_step`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from langgraph.types import Command, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.runtime import get_runtime, idempotency_key
-from dapr_agents_durable.testing.chaos import hold_approval, hold_tool_call
+from dapr_agents_durable.testing.chaos import hold_approval, recorded_step
 
 QUESTION = "Record the 14 steps, one tool call per turn."
 
@@ -47,12 +47,7 @@ model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPEN
 @tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 def recorder() -> Any:

@@ -12,7 +12,7 @@ The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_K
 CALLBACK_LOG set, a callback handler passed in the config logs each model, tool and chain
 event it hears there (one JSON line each, with this process's pid).
 Prints one JSON line: the messages' contents and the number of model requests the graph saw.
-For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
+For fault injection the tool's body is ``recorded_step`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from langgraph.types import Command, Send, interrupt
 
 from dapr_agents_durable.adapters.langgraph import StateGraph
 from dapr_agents_durable.runtime import get_runtime, idempotency_key
-from dapr_agents_durable.testing.chaos import hold_tool_call
+from dapr_agents_durable.testing.chaos import recorded_step
 
 base_url, thread, tool_log, mode = sys.argv[1:5]
 model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPENAI_API_KEY"])
@@ -43,12 +43,7 @@ model = ChatOpenAI(model="scripted", base_url=base_url, api_key=os.environ["OPEN
 @tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 def react(**compile: Any) -> Any:

@@ -19,7 +19,7 @@ from agents import Agent, OpenAIChatCompletionsModel, function_tool
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner, idempotency_key
-from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, hold_tool_call
+from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, recorded_step
 
 base_url, run_id, tool_log = sys.argv[1:4]
 
@@ -27,12 +27,7 @@ base_url, run_id, tool_log = sys.argv[1:4]
 @function_tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 client = AsyncOpenAI(base_url=base_url, api_key=os.environ["OPENAI_API_KEY"], max_retries=0)

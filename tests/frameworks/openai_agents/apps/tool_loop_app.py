@@ -2,8 +2,8 @@
 
 Usage: python tool_loop_app.py BASE_URL RUN_ID TOOL_LOG
 (the engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_KEY).
-Prints one JSON line with the final output. For fault injection the tool first calls
-``hold_tool_call`` (see dapr_agents_durable.testing.chaos).
+Prints one JSON line with the final output. For fault injection the tool's body is
+``recorded_step`` (see dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from agents import Agent, OpenAIChatCompletionsModel, function_tool
 from openai import AsyncOpenAI
 
 from dapr_agents_durable.adapters.openai_agents import Runner, idempotency_key
-from dapr_agents_durable.testing.chaos import hold_tool_call
+from dapr_agents_durable.testing.chaos import recorded_step
 
 base_url, run_id, tool_log = sys.argv[1:4]
 
@@ -24,12 +24,7 @@ base_url, run_id, tool_log = sys.argv[1:4]
 @function_tool
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 client = AsyncOpenAI(base_url=base_url, api_key=os.environ["OPENAI_API_KEY"], max_retries=0)

@@ -14,7 +14,6 @@ id) after ``hold_approval``. Started again with the same arguments, it attaches 
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, RunContext
@@ -22,7 +21,7 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, durable_options, idempotency_key
-from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, hold_tool_call
+from dapr_agents_durable.testing.chaos import OUTER_MODEL, hold_approval, recorded_step
 
 base_url, run_id, tool_log = sys.argv[1:4]
 
@@ -36,12 +35,7 @@ recorder = Agent(
 @recorder.tool_plain
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 planner = Agent(

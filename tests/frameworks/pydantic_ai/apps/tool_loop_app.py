@@ -9,7 +9,7 @@ The engine database comes from DAPR_AGENTS_DURABLE_DB, the key from OPENAI_API_K
 PydanticAI's OpenAI provider). Prints one JSON line with the output.
 With SPAN_LOG set, PydanticAI's own instrumentation is on (``Agent.instrument_all``, as
 ``logfire.instrument_pydantic_ai()`` does) and the name of each span exported is appended there.
-For fault injection the tool first calls ``hold_tool_call`` (dapr_agents_durable.testing.chaos).
+For fault injection the tool's body is ``recorded_step`` (dapr_agents_durable.testing.chaos).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 
 from dapr_agents_durable.adapters.pydantic_ai import DaprAgent, idempotency_key
-from dapr_agents_durable.testing.chaos import hold_tool_call
+from dapr_agents_durable.testing.chaos import recorded_step
 
 base_url, run_id, tool_log, mode = sys.argv[1:5]
 
@@ -63,12 +63,7 @@ agent = Agent(
 @agent.tool_plain(requires_approval=mode != "loop")
 def record_step(n: int) -> str:
     """Record step n of the plan."""
-    hold_tool_call(n)
-    with open(tool_log, "a") as log:
-        log.write(json.dumps({"n": n, "key": idempotency_key(), "pid": os.getpid()}) + "\n")
-        log.flush()
-        os.fsync(log.fileno())
-    return f"step {n} recorded"
+    return recorded_step(n, tool_log, idempotency_key())
 
 
 durable = DaprAgent(agent)
