@@ -38,7 +38,7 @@ def _framework_session(extra: str, directory: str, test_deps: tuple[str, ...]) -
 for _extra, _directory, _test_deps in (
     ("openai-agents", "openai_agents", ()),
     # The MCP tests run a real MCP server: the framework's own `mcp` extra (FastMCP's client, the MCP SDK).
-    ("pydantic-ai", "pydantic_ai", ("pydantic-ai-slim[mcp]",)),
+    ("pydantic-ai", "pydantic_ai", ("pydantic-ai-slim[mcp]", "httpx")),
     ("langgraph", "langgraph", ()),
     ("crewai", "crewai", ()),
 ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import ConfigDict, TypeAdapter
 from pydantic_ai import DeferredToolResults
 from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelResponse
 from pydantic_ai.models import ModelRequestParameters
@@ -21,7 +21,10 @@ from dapr_agents_durable.runtime.codec import Codec
 
 MESSAGES = Codec(ModelMessagesTypeAdapter, what="PydanticAI messages")
 RESPONSE = Codec(TypeAdapter(ModelResponse), what="PydanticAI model response")
-SETTINGS = Codec(TypeAdapter(ModelSettings | None), what="PydanticAI model settings")
+# With the legacy httpx installed, ModelSettings' timeout admits an httpx.Timeout, which has no schema:
+# allowed here so the codec builds; a Timeout object itself is refused when encoded (seconds are stored).
+SETTINGS = Codec(TypeAdapter(ModelSettings | None, config=ConfigDict(arbitrary_types_allowed=True)),
+                 what="PydanticAI model settings")
 PARAMETERS = Codec(TypeAdapter(ModelRequestParameters), what="PydanticAI model request parameters")
 JSON_OBJECT = Codec(TypeAdapter(dict[str, Any]), what="PydanticAI tool call")
 JSON_VALUE = Codec(TypeAdapter(Any), what="PydanticAI value")

@@ -26,12 +26,11 @@ from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any, Self
 
-from pydantic import TypeAdapter
 from pydantic_ai import Agent, FunctionToolset
 from pydantic_ai.capabilities import AbstractCapability, WrapRunHandler
 from pydantic_ai.durable_exec import DurableRunContext
 from pydantic_ai.exceptions import UserError
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse
 from pydantic_ai.models import Model, ModelRequestParameters
 from pydantic_ai.models.wrapper import WrapperModel
 from pydantic_ai.run import AgentRunResult
@@ -42,7 +41,7 @@ from pydantic_ai.toolsets import AbstractToolset, ToolsetTool, WrapperToolset
 from dapr_agents_durable.loop import DurableLoopError, current_execution, drive
 from dapr_agents_durable.loop.framework_shims import pydantic_ai as pydantic_ai_shims
 from dapr_agents_durable.runtime import DurableRuntime, NotRegistered, Registry
-from dapr_agents_durable.runtime.codec import Codec
+from dapr_agents_durable.adapters.pydantic_ai.codec import JSON_OBJECT, JSON_VALUE, MESSAGES, PARAMETERS, RESPONSE, SETTINGS
 
 AGENT_WORKFLOW = "pydantic_ai.agent"
 MODEL_ACTIVITY = "pydantic_ai.model"
@@ -52,14 +51,6 @@ REGISTRY_WAIT_SECONDS = 10.0
 agents: Registry[Agent[Any, Any]] = Registry("PydanticAI agent")
 models: Registry[Model] = Registry("PydanticAI model")
 
-MESSAGES = Codec(ModelMessagesTypeAdapter, what="PydanticAI model messages")
-RESPONSE = Codec(TypeAdapter(ModelResponse), what="PydanticAI model response")
-SETTINGS = Codec(TypeAdapter(ModelSettings | None), what="PydanticAI model settings")
-PARAMETERS = Codec(
-    TypeAdapter(ModelRequestParameters), what="PydanticAI model request parameters"
-)
-JSON_OBJECT = Codec(TypeAdapter(dict[str, Any]), what="PydanticAI tool call")
-JSON_VALUE = Codec(TypeAdapter(Any), what="PydanticAI value")
 
 
 def register(
