@@ -370,7 +370,11 @@ class DurableRuntime:
             if id(registry) not in self._watched:
                 self._watched.add(id(registry))
                 registry.on_added(lambda added: self._wake(registry.kind, added))
-        log.warning("run %s waits for %s %r to be registered in this process", ctx.instance_id, registry.kind, name)
+        log.warning(
+            "run %s waits for %s %r to be registered in this process: define it under that name in this app "
+            "(as the app that started the run did); the run goes on as soon as it is",
+            ctx.instance_id, registry.kind, name,
+        )
         return dt_task.CompletableTask()
 
     def _wake(self, kind: str, name: str) -> None:

@@ -94,7 +94,7 @@ def test_sidecar_env_is_used_instead_of_starting_an_engine(tmp_path, clean_env, 
     assert not (tmp_path / "unused.db").exists()
 
 
-def test_workflow_parks_until_its_agent_is_registered(runtime: DurableRuntime) -> None:
+def test_workflow_parks_until_its_agent_is_registered(runtime: DurableRuntime, caplog: pytest.LogCaptureFixture) -> None:
     agents: Registry[str] = Registry("agent")
 
     def flow(ctx, inp):
@@ -109,6 +109,8 @@ def test_workflow_parks_until_its_agent_is_registered(runtime: DurableRuntime) -
     runtime.start_or_attach("t.parked", {"agent": "late", "x": 3}, run_id="parked")
     time.sleep(1.0)
     assert runtime.state("parked").runtime_status.name == "RUNNING"
+    assert "run parked waits for agent 'late' to be registered in this process: define it under that name" \
+        in caplog.text
     agents.add("late", "AGENT")
     assert runtime.wait("parked", timeout=30).serialized_output == '"AGENT:6"'
 
