@@ -77,15 +77,7 @@ def hold_tool_call(n: int) -> None:
     Does nothing unless ``$CHAOS_TOOL_STARTS`` names the log. The call is held (at most
     30 s) while the file ``$CHAOS_TOOL_HOLD`` reads ``n``, so a kill can land while it runs.
     """
-    starts = os.environ.get(TOOL_STARTS_ENV)
-    if not starts:
-        return
-    with open(starts, "a") as log:
-        log.write(json.dumps({"n": n}) + "\n")
-    hold = Path(os.environ[TOOL_HOLD_ENV])
-    deadline = time.monotonic() + HOLD
-    while time.monotonic() < deadline and hold.exists() and hold.read_text() == str(n):
-        time.sleep(0.02)
+    _log_and_hold(TOOL_STARTS_ENV, {"n": n}, str(n))
 
 
 def hold_approval() -> None:
@@ -94,14 +86,20 @@ def hold_approval() -> None:
     Does nothing unless ``$CHAOS_APPROVAL_WAITS`` names the log. The wait is held (at most
     30 s) while the file ``$CHAOS_TOOL_HOLD`` reads ``approval``, so a kill can land on it.
     """
-    waits = os.environ.get(APPROVAL_WAITS_ENV)
-    if not waits:
+    _log_and_hold(APPROVAL_WAITS_ENV, {"pid": os.getpid()}, "approval")
+
+
+def _log_and_hold(log_env: str, entry: dict[str, Any], marker: str) -> None:
+    """Append ``entry`` to the log ``$<log_env>`` names (none: do nothing), then wait (at most
+    30 s) while the file ``$CHAOS_TOOL_HOLD`` reads ``marker``."""
+    path = os.environ.get(log_env)
+    if not path:
         return
-    with open(waits, "a") as log:
-        log.write(json.dumps({"pid": os.getpid()}) + "\n")
+    with open(path, "a") as log:
+        log.write(json.dumps(entry) + "\n")
     hold = Path(os.environ[TOOL_HOLD_ENV])
     deadline = time.monotonic() + HOLD
-    while time.monotonic() < deadline and hold.exists() and hold.read_text() == "approval":
+    while time.monotonic() < deadline and hold.exists() and hold.read_text() == marker:
         time.sleep(0.02)
 
 
@@ -162,9 +160,7 @@ class KillPlan:
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)
-        self._uncovered = ["request", "tool", "moment", "startup"]
-        if self.approval:
-            self._uncovered.append("approval")
+        self._uncovered = list(dict.fromkeys(self._kinds()))
         self.random.shuffle(self._uncovered)
 
     @classmethod
@@ -177,21 +173,21 @@ class KillPlan:
 
     def point(self, kind: KillKind | None = None) -> KillPoint:
         """A random point (of ``kind``, else of a random kind)."""
-        if kind is None:
-            kinds: list[KillKind] = ["request", "request", "tool", "tool", "moment", "startup"]
-            if self.approval:
-                kinds.append("approval")
-            kind = self.random.choice(kinds)
-        assert kind is not None
-        if kind == "request":
+        chosen = kind if kind is not None else self.random.choice(self._kinds())
+        if chosen == "request":
             value: float = self.random.randint(1, self.requests)
-        elif kind == "tool":
+        elif chosen == "tool":
             value = self.random.randint(1, self.tools)
         else:
-            low, high = self.startup_range if kind == "startup" else self.moment_range
+            low, high = self.startup_range if chosen == "startup" else self.moment_range
             value = round(self.random.uniform(low, high), 3)
         target = self.random.choice(self.targets) if len(self.targets) > 1 else self.targets[0]
-        return KillPoint(kind, value, target)
+        return KillPoint(chosen, value, target)
+
+    def _kinds(self) -> list[KillKind]:
+        """The kinds a random point is drawn from, model requests and tool calls twice as likely."""
+        kinds: list[KillKind] = ["request", "request", "tool", "tool", "moment", "startup"]
+        return [*kinds, "approval"] if self.approval else kinds
 
     def trials(self, count: int, kills_per_trial: tuple[int, int] = (1, 3)) -> Iterator[list[KillPoint]]:
         """``count`` trials: first one of each kind of kill alone (so every kind lands), then
