@@ -50,12 +50,8 @@ crew = Crew(name="chaos-crew", agents=[recorder], tasks=[task], process=Process.
 def accept_feedback() -> None:
     """Accept the manager's answer once the task waits for feedback on it (after ``hold_approval``)."""
     runtime, review, answered = get_runtime(), f"{run_id}-task-0", set()
-    # Ask only once the kickoff has registered the crew's workflows and started the runtime:
-    # a client started before would start the worker with the first name registered and
-    # restart it for each further one, leaving a task redelivered at the restart to wait
-    # out the engine's grace for an orphaned activity.
-    while not runtime.serves_work:
-        time.sleep(0.05)
+    # Polling starts the runtime before the kickoff registers the crew's names: the worker
+    # learns each of them in place (a restarted worker would drop a redelivered step).
     while True:
         try:
             pending = runtime.pending_approvals(review) if runtime.state(review) is not None else []
