@@ -3,7 +3,8 @@
 Activities run on the workflow worker's own event loop, in its own thread. A connected
 MCP server or an async database client belongs to the loop of the code that opened it
 (typically the caller of ``Runner.run``); awaiting it from another loop fails or hangs.
-:class:`Homed` keeps an object together with that loop and runs calls on it there.
+:func:`on_loop` runs a call on the loop it belongs to; :class:`Homed` keeps an object
+together with that loop and runs calls on it there.
 
 Example::
 
@@ -42,12 +43,17 @@ class Homed(Generic[T]):
 
     async def call(self, use: Callable[[T], Awaitable[R]]) -> R:
         """``await use(item)`` on the item's loop; here when that loop is this one or gone."""
-        loop = self.loop
-        if loop is None or loop is asyncio.get_running_loop() or loop.is_closed() or not loop.is_running():
-            return await use(self.item)
-        future = asyncio.run_coroutine_threadsafe(_await(use, self.item), loop)
-        return await asyncio.wrap_future(future)
+        return await on_loop(self.loop, lambda: use(self.item))
 
 
-async def _await(use: Callable[[Any], Awaitable[R]], item: Any) -> R:
-    return await use(item)
+async def on_loop(loop: asyncio.AbstractEventLoop | None, call: Callable[[], Awaitable[R]]) -> R:
+    """``await call()`` on ``loop`` (the caller's context variables with it), or here when
+    ``loop`` is None, this one, closed or stopped. Cancelling the await cancels the call."""
+    if loop is None or loop is asyncio.get_running_loop() or loop.is_closed() or not loop.is_running():
+        return await call()
+    future = asyncio.run_coroutine_threadsafe(_await(call), loop)
+    return await asyncio.wrap_future(future)
+
+
+async def _await(call: Callable[[], Awaitable[R]]) -> R:
+    return await call()

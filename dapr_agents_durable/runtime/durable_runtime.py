@@ -26,6 +26,7 @@ from dapr_agents_durable.runtime.ownership import check_same_run
 from dapr_agents_durable.runtime.registry import Registry
 from dapr_agents_durable.runtime.settings import Embedded, Sidecar, resolve_target
 from dapr_agents_durable.runtime.telemetry import SPANS
+from dapr_agents_durable.runtime.waits import check_caller
 
 log = logging.getLogger("dapr_agents_durable.runtime")
 
@@ -247,7 +248,9 @@ class DurableRuntime:
         """Wait until the run is finished or ``settled(state)`` holds; returns that state.
 
         A run held because its code changed under it (:mod:`~dapr_agents_durable.loop.stalls`)
-        raises :class:`~dapr_agents_durable.loop.stalls.RunHeld` unless ``held_ok``.
+        raises :class:`~dapr_agents_durable.loop.stalls.RunHeld` unless ``held_ok``. In a thread
+        of :func:`~dapr_agents_durable.runtime.waits.waited_in_thread` whose caller was
+        cancelled it raises :class:`~dapr_agents_durable.runtime.waits.CallerGone`.
 
         Polls the run's state, at once after :meth:`notify` and otherwise at a
         slowly growing interval (at most 0.25 s). Example::
@@ -257,6 +260,7 @@ class DurableRuntime:
         deadline = None if timeout is None else time.monotonic() + timeout
         interval = _POLL_FIRST
         while True:
+            check_caller()
             with self._changed:
                 seen = self._generation
             state = self.state(run_id)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.outcomes import final_outcome
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
+from dapr_agents_durable.runtime.waits import waited_in_thread
 
 
 def ensure_registered(runtime: DurableRuntime) -> None:
@@ -78,7 +78,7 @@ class Crew(crewai.Crew):
         self, inputs: dict[str, Any] | None = None, input_files: Any = None, *, run_id: str | None = None
     ) -> CrewOutput:
         """:meth:`kickoff` for async code (the wait runs in a worker thread)."""
-        return await asyncio.to_thread(self.kickoff, inputs, input_files, run_id=run_id)
+        return await waited_in_thread(self.kickoff, inputs, input_files, run_id=run_id)
 
     async def akickoff(  # type: ignore[override]
         self,
@@ -89,7 +89,7 @@ class Crew(crewai.Crew):
         run_id: str | None = None,
     ) -> CrewOutput:
         """:meth:`kickoff` for async code, like ``crewai.Crew.akickoff``."""
-        return await asyncio.to_thread(self.kickoff, inputs, input_files, from_checkpoint, run_id=run_id)
+        return await waited_in_thread(self.kickoff, inputs, input_files, from_checkpoint, run_id=run_id)
 
     def kickoff_for_each(  # type: ignore[override]
         self, inputs: list[dict[str, Any]], input_files: Any = None, *, run_id: str | None = None
@@ -117,13 +117,13 @@ class Crew(crewai.Crew):
         self, inputs: list[dict[str, Any]], input_files: Any = None, *, run_id: str | None = None
     ) -> list[CrewOutput]:
         """:meth:`kickoff_for_each` for async code."""
-        return await asyncio.to_thread(self.kickoff_for_each, inputs, input_files, run_id=run_id)
+        return await waited_in_thread(self.kickoff_for_each, inputs, input_files, run_id=run_id)
 
     async def akickoff_for_each(  # type: ignore[override]
         self, inputs: list[dict[str, Any]], input_files: Any = None, *, run_id: str | None = None
     ) -> list[CrewOutput]:
         """:meth:`kickoff_for_each` for async code."""
-        return await asyncio.to_thread(self.kickoff_for_each, inputs, input_files, run_id=run_id)
+        return await waited_in_thread(self.kickoff_for_each, inputs, input_files, run_id=run_id)
 
     # ------------------------------------------------------------------ internals
 

@@ -16,7 +16,7 @@ import contextlib
 from collections.abc import Iterator
 
 from dapr_agents_durable.loop.errors import DurableLoopError, DurableTaskError
-from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
+from dapr_agents_durable.runtime.raised import CallFailed, rebuilt, recorded
 
 __all__ = ["CallFailed", "DurableAbort", "aborting", "as_raised"]
 
@@ -38,12 +38,6 @@ def aborting() -> Iterator[None]:
         raise DurableAbort(exc) from exc
 
 
-def as_raised(err: DurableTaskError) -> Exception:
-    """The exception the activity's LLM or tool raised: same type for built-ins, else :class:`CallFailed`.
-
-    ``runtime.retries.fail_for_retry`` records a non-retryable failure as ``"<type>: <message>"``.
-    """
-    error_type, message = err.error_type, err.error_message
-    if error_type == "NonRetryableError" and ": " in message:
-        error_type, message = message.split(": ", 1)
-    return rebuilt(error_type, message)
+def as_raised(err: DurableTaskError) -> BaseException:
+    """The exception the activity's LLM or tool raised: same type for built-ins, else :class:`CallFailed`."""
+    return rebuilt(*recorded(err.error_type, err.error_message))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from typing import Any, TypeVar
@@ -23,6 +22,7 @@ from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.outcomes import OUTCOMES, final_outcome
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
+from dapr_agents_durable.runtime.waits import waited_in_thread
 
 T = TypeVar("T", bound=dict[str, Any] | BaseModel)
 
@@ -91,7 +91,7 @@ class Flow(CrewFlow[T]):
         """:meth:`kickoff` for async code (the wait runs in a worker thread)."""
         if on_durable_loop():
             return await super().kickoff_async(inputs, input_files, from_checkpoint, restore_from_state_id)
-        return await asyncio.to_thread(
+        return await waited_in_thread(
             self.kickoff, inputs, input_files, from_checkpoint, restore_from_state_id, run_id=run_id
         )
 

@@ -23,6 +23,6 @@ from dapr_agents_durable.runtime.raised import CallFailed, rebuilt, recorded
 _MESSAGE_ONLY: dict[str, type[Exception]] = {kind.__name__: kind for kind in (ToolException,)}
 
 
-def as_raised(err: DurableTaskError) -> Exception:
+def as_raised(err: DurableTaskError) -> BaseException:
     """The exception the activity's call raised, as close as it can be rebuilt."""
     return rebuilt(*recorded(err.error_type, err.error_message), _MESSAGE_ONLY, fallback=CallFailed)

@@ -182,7 +182,7 @@ def agent_tool_workflow(ctx: wf.DaprWorkflowContext, request: dict[str, Any]) ->
     original = invoker.original if isinstance(invoker, DurableToolInvoker) else invoker
     # The nested run's activities find the caller's context, run config and agents under this run's id.
     run_config = as_tool_setting(original, "run_config") or parent.run_config
-    RUNS[ctx.instance_id] = RunSpec(run_config=run_config, context=parent.context, graph=parent.graph)
+    RUNS[ctx.instance_id] = RunSpec(run_config=run_config, context=parent.context, graph=parent.graph, loop=parent.loop)
     tool_context = _tool_context(request, parent)
 
     async def main() -> dict[str, Any]:

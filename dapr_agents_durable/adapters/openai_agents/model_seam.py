@@ -26,6 +26,7 @@ from dapr_agents_durable.adapters.openai_agents.options import agent_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.streaming import response_events
 from dapr_agents_durable.loop import current_execution, on_durable_loop
+from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid, within
 
@@ -129,8 +130,9 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
     # The durable retry policy is the only retry: the OpenAI clients' own retries are off.
     with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"), provider_managed_retries_disabled(True):
         try:
+            arguments = model_codec.decode_request(agent, request)
             response = await within(
-                model.get_response(**model_codec.decode_request(agent, request)),
+                on_loop(spec.loop if spec else None, lambda: model.get_response(**arguments)),
                 agent_options(agent.name).timeout,
                 what=f"the model of agent {agent.name!r}",
             )

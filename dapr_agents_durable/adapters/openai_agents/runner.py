@@ -32,11 +32,13 @@ from dapr_agents_durable.adapters.openai_agents.names import (
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.adapters.openai_agents.tool_seam import tool_activity
 from dapr_agents_durable.adapters.openai_agents.workflow import run_workflow
+from dapr_agents_durable.loop.home import home_loop
 from dapr_agents_durable.loop.replay_aware import make_replay_aware
 from dapr_agents_durable.runtime import DurableRuntime, get_runtime
 from dapr_agents_durable.runtime.codec import checked
 from dapr_agents_durable.runtime.options import positive_seconds
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
+from dapr_agents_durable.runtime.waits import waited_in_thread
 
 
 def _ensure_registered(runtime: DurableRuntime) -> None:
@@ -107,11 +109,12 @@ class Runner:
         session_seam.register(run_id, session)
         paused = False
         try:
-            result = await asyncio.to_thread(_run_to_rest, runtime, request, run_id, prepared.decisions)
+            result = await waited_in_thread(_run_to_rest, runtime, request, run_id, prepared.decisions)
             # A paused run keeps its objects here: an answer from another process resumes it with them.
             paused = bool(result.interruptions)
             return results.resumable(result, run_id)
         finally:
+            prepared.spec.loop = None  # nobody awaits the run here now: its calls run on the worker's loop
             if not paused:
                 RUNS.pop(run_id, None)
                 session_seam.unregister(run_id)
@@ -251,7 +254,7 @@ def _prepare(
         },
         what=f"input of agent {starting_agent.name!r}",
     )
-    spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session, graph)
+    spec = RunSpec(run_config or RunConfig(), context, hooks, error_handlers, session, graph, home_loop())
     decisions = approvals.decisions_in(input) if isinstance(input, RunState) else []
     return _Prepared(runtime, run_id, request, spec, decisions)
 

@@ -7,6 +7,7 @@ back to defaults in another process (a run's durable state never depends on them
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,10 @@ class RunSpec:
     error_handlers: Any = None
     session: Any = None
     graph: Graph | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    """The event loop of the caller awaiting the run: its model and tool calls run there, as they
+    do natively, so objects bound to it (clients, events, futures) work in them. None while
+    nobody here awaits the run (a paused run resumed from elsewhere): the worker's loop."""
 
 
 RUNS: dict[str, RunSpec] = {}

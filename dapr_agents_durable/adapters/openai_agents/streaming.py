@@ -91,6 +91,7 @@ from dapr_agents_durable.adapters.openai_agents.runs import RUNS, RunSpec
 from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.runtime import DurableRuntime
 from dapr_agents_durable.runtime.live import CHANNELS, Listener, collecting_replayed, publish
+from dapr_agents_durable.runtime.waits import waited_in_thread
 
 
 # ---------------------------------------------------------------------------- model responses as events
@@ -310,10 +311,10 @@ async def _follow(
         session_seam.register(run_id, spec.session)
         CHANNELS.add(run_id, listener)
         try:
-            rest = await asyncio.to_thread(results.wait_at_rest, runtime, request, run_id, decisions)
+            rest = await waited_in_thread(results.wait_at_rest, runtime, request, run_id, decisions)
         finally:
             CHANNELS.remove(run_id, listener)
-        replayed, value, error = await asyncio.to_thread(_settle, runtime, run_id, rest)
+        replayed, value, error = await waited_in_thread(_settle, runtime, run_id, rest)
         if listener.delivered == 0 and _streams_again(rest):
             _stream_again(result, replayed, value, error)
         if error is None:

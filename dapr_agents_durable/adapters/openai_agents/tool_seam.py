@@ -28,9 +28,10 @@ from dapr_agents_durable.adapters.openai_agents.options import tool_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
 from dapr_agents_durable.loop import current_execution
+from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.raised import CallFailed, rebuilt
+from dapr_agents_durable.runtime.raised import CallFailed, own_cancellation_reported, rebuilt, recorded
 from dapr_agents_durable.runtime.run_ids import nested_runs
 from dapr_agents_durable.runtime.retries import stored_once_paid
 
@@ -114,7 +115,9 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     )
     # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
     with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
-        output = await original(tool_context, request["arguments"])
+        output = await on_loop(
+            spec.loop if spec else None, lambda: own_cancellation_reported(original(tool_context, request["arguments"]))
+        )
     what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
     with stored_once_paid():
         result = {
@@ -136,7 +139,7 @@ _SDK_ERRORS: dict[str, type[Exception]] = {
 """The SDK's exceptions that are rebuilt from their message (its others carry objects)."""
 
 
-def _as_raised(err: DurableTaskError) -> Exception:
+def _as_raised(err: DurableTaskError) -> BaseException:
     """The exception the tool raised, as close as it can be rebuilt (same type for built-ins and
     the SDK's message-only errors, which the SDK lets end the run unwrapped)."""
-    return rebuilt(err.error_type, err.error_message, _SDK_ERRORS, fallback=ToolFailed)
+    return rebuilt(*recorded(err.error_type, err.error_message), _SDK_ERRORS, fallback=ToolFailed)

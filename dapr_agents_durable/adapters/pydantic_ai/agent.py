@@ -53,6 +53,7 @@ from dapr_agents_durable.runtime.live import collecting_replayed
 from dapr_agents_durable.runtime.options import positive_seconds
 from dapr_agents_durable.runtime.outcomes import final_outcome, take_outcome, wait_at_rest
 from dapr_agents_durable.runtime.run_ids import next_nested_run_id
+from dapr_agents_durable.runtime.waits import waited_in_thread
 
 DepsT = TypeVar("DepsT")
 OutputT = TypeVar("OutputT")
@@ -265,7 +266,7 @@ class DaprAgent(Generic[DepsT, OutputT]):
         paused = False
         try:
             with streams.following(run_id, follower):
-                result, error, replayed = await asyncio.to_thread(
+                result, error, replayed = await waited_in_thread(
                     self._rest_and_replayed, start.runtime, start.request, run_id, start.decisions
                 )
             if follower is not None:

@@ -47,7 +47,7 @@ def encode_error(exc: BaseException) -> dict[str, Any]:
     return checked(data, what=f"{type(exc).__name__} raised in a durable step")
 
 
-def decode_error(data: dict[str, Any]) -> Exception:
+def decode_error(data: dict[str, Any]) -> BaseException:
     """The exception :func:`encode_error` encoded, as close as it can be rebuilt."""
     kind, message = data["type"], data["message"]
     if kind == "ModelHTTPError":
@@ -62,7 +62,7 @@ def decode_error(data: dict[str, Any]) -> Exception:
 _HTTP_ERROR = re.compile(r"status_code: (\d+), model_name: (.*?), body: (.*)", re.DOTALL)
 
 
-def exhausted(error_type: str, message: str, model_name: str) -> Exception:
+def exhausted(error_type: str, message: str, model_name: str) -> BaseException:
     """The model's last transient error, once its durable retries are spent, as PydanticAI would raise it.
 
     Only its type name and text cross back; a ``ModelHTTPError`` keeps its status code
@@ -75,7 +75,7 @@ def exhausted(error_type: str, message: str, model_name: str) -> Exception:
     return rebuilt(error_type, message)
 
 
-def rebuilt(kind: str, message: str) -> Exception:
+def rebuilt(kind: str, message: str) -> BaseException:
     """An exception of type name ``kind`` (PydanticAI's message-only ones, built-ins) with ``message``."""
     return raised.rebuilt(kind, message, _MESSAGE_ONLY, fallback=StepFailed)
 
