@@ -12,6 +12,10 @@ Example::
     rebuilt("StripeError", "card declined").error_type        # 'StripeError'
     recorded("NonRetryableError", "ValueError: bad city")        # ('ValueError', 'bad city')
 
+In the process where the activity ran, the workflow can raise the very object the call
+raised (its type, attributes and identity, as natively): the activity keeps it with
+:func:`keep_original` and :func:`raised_again` finds it by run, type name and message.
+
 A call that raises ``asyncio.CancelledError`` itself (a tool giving up, not the activity
 being cancelled) would leave its activity unfinished; :func:`own_cancellation_reported`
 reports it as a failure, which :func:`rebuilt` raises again as a ``CancelledError``.
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import threading
+from collections import OrderedDict
 from collections.abc import Awaitable, Mapping
 from typing import TypeVar
 
@@ -30,6 +36,12 @@ T = TypeVar("T")
 
 CANCELLED = "CancelledError"
 """The type name an activity reports for a call that raised ``asyncio.CancelledError`` itself."""
+
+_KEPT = 256
+"""How many originals :func:`keep_original` keeps (the oldest go first)."""
+
+_originals: OrderedDict[tuple[str, str, str], BaseException] = OrderedDict()
+_originals_lock = threading.Lock()
 
 
 class CallFailed(Exception):
@@ -59,6 +71,35 @@ def rebuilt(
         except Exception:  # a built-in with another constructor
             pass
     return fallback(error_type, message)
+
+
+def keep_original(run_id: str, exc: BaseException) -> None:
+    """Keep ``exc``, raised by a call of run ``run_id`` in an activity of this process, for
+    :func:`raised_again` (a ``NonRetryableError`` made from an exception keeps that one)."""
+    if isinstance(exc, NonRetryableError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    key = (run_id, type(exc).__name__, str(exc))
+    with _originals_lock:
+        _originals[key] = exc
+        _originals.move_to_end(key)
+        while len(_originals) > _KEPT:
+            _originals.popitem(last=False)
+
+
+def raised_again(
+    run_id: str,
+    error_type: str,
+    message: str,
+    known: Mapping[str, type[Exception]] | None = None,
+    *,
+    fallback: type[CallFailed] = CallFailed,
+) -> BaseException:
+    """What to raise for a call of run ``run_id`` that failed with ``error_type: message`` (as the
+    engine recorded it): the original object when it was raised in this process, else :func:`rebuilt`."""
+    error_type, message = recorded(error_type, message)
+    with _originals_lock:
+        original = _originals.get((run_id, error_type, message))
+    return original if original is not None else rebuilt(error_type, message, known, fallback=fallback)
 
 
 def recorded(error_type: str, message: str) -> tuple[str, str]:

@@ -135,7 +135,7 @@ class DurableAgentToolInvoker(DurableToolInvoker):
         except ChildWorkflowError as err:
             original_error = _FAILURES.pop(instance_id, None)
             if original_error is None:
-                raise _as_raised(err) from err
+                raise _as_raised(instance_id, err) from err
             raise original_error from original_error.__cause__
         if result.get("usage"):
             context.usage.add(_USAGE.validate_python(result["usage"]))

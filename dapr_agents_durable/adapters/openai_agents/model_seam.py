@@ -25,12 +25,19 @@ from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.options import agent_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.streaming import response_events
+from dapr_agents_durable.adapters.openai_agents.tool_seam import SDK_ERRORS
 from dapr_agents_durable.loop import current_execution, on_durable_loop
 from dapr_agents_durable.loop.home import on_loop
+from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import idempotency
+from dapr_agents_durable.runtime.raised import CallFailed, keep_original, raised_again
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid, within
 
 _original_get_model = turn_preparation.get_model
+
+
+class ModelCallFailed(CallFailed):
+    """A model raised an exception type that cannot be rebuilt here; its text is the original's."""
 
 
 class DurableModel(Model):
@@ -70,7 +77,12 @@ class DurableModel(Model):
         # Sent as a delta of the run's previous request, naming earlier results by reference.
         payload = refs.encoder_for(execution).encode(request)
         retry_policy = agent_options(self.agent_name).retry_policy or MODEL_RETRY_POLICY
-        data = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=retry_policy)
+        try:
+            data = await execution.call_activity(MODEL_ACTIVITY, payload, retry_policy=retry_policy)
+        except ActivityError as err:
+            raise raised_again(
+                execution.instance_id, err.error_type, err.error_message, SDK_ERRORS, fallback=ModelCallFailed
+            ) from err
         refs.offer_result(execution, MODEL_ACTIVITY, payload, data)
         return model_codec.decode_response(data, what=f"model response of agent {self.agent_name!r}")
 
@@ -137,6 +149,7 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
                 what=f"the model of agent {agent.name!r}",
             )
         except Exception as exc:
+            keep_original(ctx.workflow_id, exc)  # the workflow raises this very object when it gives up
             await fail_for_retry(exc)  # transient failures retried after Retry-After, others at once
     with stored_once_paid():
         data = model_codec.encode_response(response, what=f"model response of agent {agent.name!r}")

@@ -43,7 +43,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import Registry
 from dapr_agents_durable.runtime.codec import checked
-from dapr_agents_durable.runtime.raised import CallFailed, own_cancellation_reported, rebuilt, recorded
+from dapr_agents_durable.runtime.raised import CallFailed, keep_original, own_cancellation_reported, raised_again
 from dapr_agents_durable.runtime.registry import registered
 
 
@@ -124,10 +124,13 @@ class DurableSession(SessionABC):
 
     async def _call(self, op: str, **arguments: Any) -> Any:
         request = {"op": op, "session_id": _session_id(self), **arguments}
+        execution = current_execution()
         try:
-            reply = await current_execution().call_activity(SESSION_ACTIVITY, request)
+            reply = await execution.call_activity(SESSION_ACTIVITY, request)
         except ActivityError as err:
-            raise rebuilt(*recorded(err.error_type, err.error_message), fallback=SessionCallFailed) from err
+            raise raised_again(
+                execution.instance_id, err.error_type, err.error_message, fallback=SessionCallFailed
+            ) from err
         if reply["session_id"] is not None:
             self.session_id = reply["session_id"]
         return reply["result"]
@@ -162,7 +165,11 @@ async def session_activity(ctx: wf.WorkflowActivityContext, request: dict[str, A
         )
     spec = RUNS.get(run_id)
     wrapper = _get_session_wrapper(handle.item, RunContextWrapper(context=spec.context if spec else None))
-    result = await handle.call(lambda session: own_cancellation_reported(_apply(session, request, wrapper)))
+    try:
+        result = await handle.call(lambda session: own_cancellation_reported(_apply(session, request, wrapper)))
+    except BaseException as exc:
+        keep_original(run_id, exc)
+        raise
     what = f"{request['op']} of session {actual or request['session_id']!r}"
     return {"result": checked(result, what=what), "session_id": _session_id(handle.item)}
 

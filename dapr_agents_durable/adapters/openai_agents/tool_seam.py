@@ -31,7 +31,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.raised import CallFailed, own_cancellation_reported, rebuilt, recorded
+from dapr_agents_durable.runtime.raised import CallFailed, keep_original, own_cancellation_reported, raised_again
 from dapr_agents_durable.runtime.run_ids import nested_runs
 from dapr_agents_durable.runtime.retries import stored_once_paid
 
@@ -79,7 +79,7 @@ class DurableToolInvoker(_FailureHandlingFunctionToolInvoker):
         try:
             result = await execution.call_activity(TOOL_ACTIVITY, request, retry_policy=options.retry_policy)
         except ActivityError as err:
-            raise _as_raised(err) from err
+            raise _as_raised(execution.instance_id, err) from err
         refs.offer_result(execution, TOOL_ACTIVITY, request, result)
         if result.get("usage"):
             context.usage.add(_USAGE.validate_python(result["usage"]))
@@ -115,9 +115,14 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     )
     # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
     with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
-        output = await on_loop(
-            spec.loop if spec else None, lambda: own_cancellation_reported(original(tool_context, request["arguments"]))
-        )
+        try:
+            output = await on_loop(
+                spec.loop if spec else None,
+                lambda: own_cancellation_reported(original(tool_context, request["arguments"])),
+            )
+        except BaseException as exc:
+            keep_original(ctx.workflow_id, exc)
+            raise
     what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
     with stored_once_paid():
         result = {
@@ -133,13 +138,14 @@ class ToolFailed(CallFailed):
     """A tool raised an exception type that cannot be rebuilt here; its text is the original's."""
 
 
-_SDK_ERRORS: dict[str, type[Exception]] = {
+SDK_ERRORS: dict[str, type[Exception]] = {
     kind.__name__: kind for kind in (MaxTurnsExceeded, ModelBehaviorError, UserError)
 }
 """The SDK's exceptions that are rebuilt from their message (its others carry objects)."""
 
 
-def _as_raised(err: DurableTaskError) -> BaseException:
-    """The exception the tool raised, as close as it can be rebuilt (same type for built-ins and
-    the SDK's message-only errors, which the SDK lets end the run unwrapped)."""
-    return rebuilt(*recorded(err.error_type, err.error_message), _SDK_ERRORS, fallback=ToolFailed)
+def _as_raised(run_id: str, err: DurableTaskError) -> BaseException:
+    """The exception a tool of run ``run_id`` raised: the object itself when the tool ran in this
+    process, else rebuilt as close as it can be (same type for built-ins and the SDK's
+    message-only errors, which the SDK lets end the run unwrapped)."""
+    return raised_again(run_id, err.error_type, err.error_message, SDK_ERRORS, fallback=ToolFailed)
