@@ -21,6 +21,7 @@ from agents.run_internal import run_loop, turn_preparation
 
 from dapr_agents_durable.adapters.openai_agents import model_codec, refs
 from dapr_agents_durable.adapters.openai_agents.graph import register_graph, run_graph, wait_for_agent
+from dapr_agents_durable.adapters.openai_agents.model_stream import streamed_response
 from dapr_agents_durable.adapters.openai_agents.names import MODEL_ACTIVITY
 from dapr_agents_durable.adapters.openai_agents.options import agent_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
@@ -60,8 +61,7 @@ class DurableModel(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> ModelResponse:
-        request = model_codec.encode_request(
-            self.agent_name,
+        return await self._respond(
             system_instructions,
             input,
             model_settings,
@@ -73,6 +73,13 @@ class DurableModel(Model):
             conversation_id,
             prompt,
         )
+
+    async def _respond(self, *arguments: Any, stream: bool = False) -> ModelResponse:
+        """The model's response to the request ``arguments`` (``get_response``'s, in its order) from
+        the activity; ``stream``: the real model streams it, as in a streamed native run."""
+        request = model_codec.encode_request(self.agent_name, *arguments)
+        if stream:
+            request["stream"] = True
         execution = current_execution()
         # Sent as a delta of the run's previous request, naming earlier results by reference.
         payload = refs.encoder_for(execution).encode(request)
@@ -100,8 +107,9 @@ class DurableModel(Model):
         conversation_id: str | None = None,
         prompt: Any = None,
     ) -> AsyncIterator[Any]:
-        """The same activity as :meth:`get_response`; its whole response comes as stream events."""
-        response = await self.get_response(
+        """The same activity as :meth:`get_response`, calling the real model's ``stream_response``;
+        its whole response comes as stream events."""
+        response = await self._respond(
             system_instructions,
             input,
             model_settings,
@@ -109,9 +117,10 @@ class DurableModel(Model):
             output_schema,
             handoffs,
             tracing,
-            previous_response_id=previous_response_id,
-            conversation_id=conversation_id,
-            prompt=prompt,
+            previous_response_id,
+            conversation_id,
+            prompt,
+            stream=True,
         )
         for event in response_events(response):
             yield event
@@ -143,8 +152,11 @@ async def model_activity(ctx: wf.WorkflowActivityContext, payload: dict[str, Any
     with idempotency.step_key(ctx.workflow_id, f"model-{ctx.task_id}"), provider_managed_retries_disabled(True):
         try:
             arguments = model_codec.decode_request(agent, request)
+            call = (lambda: streamed_response(model, arguments)) if request.get("stream") else (
+                lambda: model.get_response(**arguments)
+            )
             response = await within(
-                on_loop(spec.loop if spec else None, lambda: model.get_response(**arguments)),
+                on_loop(spec.loop if spec else None, call),
                 agent_options(agent.name).timeout,
                 what=f"the model of agent {agent.name!r}",
             )

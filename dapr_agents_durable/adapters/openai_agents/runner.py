@@ -149,8 +149,8 @@ class Runner:
         SDK's exceptions (guardrail tripwires, ``MaxTurnsExceeded``). Once the stream is
         exhausted the result holds the final attributes, as ``Runner.run``'s does.
 
-        Granularity: a model response arrives whole (one ``openai_agents.model`` activity),
-        as one ``response.output_text.delta`` per text part, one ``response.output_item.done``
+        Granularity: the model streams (``stream_response``) inside its ``openai_agents.model``
+        activity, and its response arrives whole, as one ``response.output_text.delta`` per text part, one ``response.output_item.done``
         per output item and one ``response.completed``; run item events (tool calls, tool
         outputs, handoffs, messages) and agent updates come as the SDK emits them.
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from agents import Usage
 from agents.items import ModelResponse
 from agents.models.interface import Model
-from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+from openai.types.responses import (
+    Response,
+    ResponseCompletedEvent,
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+    ResponseUsage,
+)
 from pydantic_core import to_jsonable_python
 
 
@@ -38,6 +45,8 @@ class ScriptedModel(Model):
     def __init__(self, rule: Rule) -> None:
         self.rule = rule
         self.calls = 0
+        self.streamed = 0
+        """How many of the calls came through ``stream_response``."""
         self.inputs: list[Any] = []
         self.requests: list[dict[str, Any]] = []
 
@@ -50,8 +59,20 @@ class ScriptedModel(Model):
         return ModelResponse(output=self.rule(items), usage=Usage(requests=1, input_tokens=10, output_tokens=5,
                                                                     total_tokens=15), response_id=None)
 
-    def stream_response(self, *args: Any, **kwargs: Any):
-        raise NotImplementedError
+    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """The same answer, streamed as a real model ends its stream: one ``response.completed``."""
+        self.streamed += 1
+        answer = await self.get_response(*args, **kwargs)
+        usage = ResponseUsage(
+            input_tokens=answer.usage.input_tokens, output_tokens=answer.usage.output_tokens,
+            total_tokens=answer.usage.total_tokens, input_tokens_details=answer.usage.input_tokens_details,
+            output_tokens_details=answer.usage.output_tokens_details,
+        )
+        response = Response(id="scripted", created_at=0, model="scripted", object="response", output=answer.output,
+                            tool_choice="none", tools=[], top_p=None, parallel_tool_calls=False, status="completed",
+                            usage=usage)
+        object.__setattr__(response, "id", answer.response_id)  # a model may give no response id
+        yield ResponseCompletedEvent(type="response.completed", sequence_number=0, response=response)
 
 
 def outputs(items: list[Any]) -> list[Any]:

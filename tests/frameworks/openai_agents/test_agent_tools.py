@@ -15,7 +15,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,11 @@ from agents import (
     RunHooks,
     RunResult,
     ToolCallOutputItem,
-    Usage,
     UserError,
     function_tool,
 )
 from agents import Runner as NativeRunner
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
-from openai.types.responses import Response, ResponseCompletedEvent, ResponseUsage
 from pydantic import BaseModel
 from scripted import ScriptedModel, message, outputs, tool_call
 from test_fidelity import (
@@ -175,24 +173,10 @@ async def test_agent_tool_replayed_cold_calls_nothing_and_fires_hooks_once(cold_
     assert dict(durable_hooks.counts) == dict(native_hooks.counts)
 
 
-class StreamingScriptedModel(ScriptedModel):
-    """A ``ScriptedModel`` that also streams: each response comes as one ``response.completed`` event."""
-
-    async def stream_response(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        response = await self.get_response(*args, **kwargs)
-        details = Usage()
-        usage = ResponseUsage(input_tokens=10, output_tokens=5, total_tokens=15,
-                              input_tokens_details=details.input_tokens_details,
-                              output_tokens_details=details.output_tokens_details)
-        completed = Response.model_construct(id="resp_1", created_at=0, model="", object="response",
-                                             output=list(response.output), parallel_tool_calls=False,
-                                             tool_choice="auto", tools=[], status="completed", usage=usage)
-        yield ResponseCompletedEvent(type="response.completed", response=completed, sequence_number=0)
-
 
 def streamed_tool_graph(events: list[str]) -> Graph:
     """An agent tool whose nested run streams to an ``on_stream`` callback."""
-    poet_model = StreamingScriptedModel(lambda items: [message("roses are red")])
+    poet_model = ScriptedModel(lambda items: [message("roses are red")])
     poet = Agent(name="at_stream_poet", instructions="Write a poem.", model=poet_model)
 
     def record(payload: Any) -> None:

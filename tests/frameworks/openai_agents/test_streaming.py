@@ -32,7 +32,7 @@ from agents import (
 from agents import Runner as NativeRunner
 from agents.stream_events import StreamEvent
 from dapr.ext.workflow.workflow_management import WorkflowHistoryEventType
-from openai.types.responses import Response, ResponseCompletedEvent, ResponseTextDeltaEvent, ResponseUsage
+from openai.types.responses import Response, ResponseCompletedEvent, ResponseTextDeltaEvent
 from pydantic_core import to_jsonable_python
 from scripted import ScriptedModel, message, one_refund, outputs, tool_call, two_refunds
 
@@ -41,21 +41,6 @@ from dapr_agents_durable.runtime import get_runtime
 
 pytestmark = pytest.mark.anyio
 
-
-class StreamingScriptedModel(ScriptedModel):
-    """A :class:`ScriptedModel` that also streams: each answer as one ``response.completed`` event."""
-
-    async def stream_response(self, *args: Any, **kwargs: Any):  # type: ignore[override]
-        answer = await self.get_response(*args, **kwargs)
-        usage = answer.usage
-        response = Response(
-            id="resp_scripted", created_at=0, model="scripted", object="response", output=answer.output,
-            parallel_tool_calls=False, tool_choice="auto", tools=[], status="completed",
-            usage=ResponseUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens,
-                                total_tokens=usage.total_tokens, input_tokens_details=usage.input_tokens_details,
-                                output_tokens_details=usage.output_tokens_details),
-        )
-        yield ResponseCompletedEvent(type="response.completed", response=response, sequence_number=0)
 
 
 async def collect(result: RunResultStreaming) -> list[StreamEvent]:
@@ -106,7 +91,7 @@ def scheduled_activities(run_id: str) -> list[str]:
 # ---------------------------------------------------------------------------- graphs
 
 
-def weather_graph(name: str, tool_log: list[str] | None = None) -> tuple[Agent[Any], StreamingScriptedModel]:
+def weather_graph(name: str, tool_log: list[str] | None = None) -> tuple[Agent[Any], ScriptedModel]:
     """One agent calling ``get_weather`` twice in one turn, then answering."""
 
     @function_tool
@@ -122,11 +107,11 @@ def weather_graph(name: str, tool_log: list[str] | None = None) -> tuple[Agent[A
             return [tool_call("get_weather", {"city": "Paris"}, "c1"), tool_call("get_weather", {"city": "Rome"}, "c2")]
         return [message("; ".join(o["output"] for o in done))]
 
-    model = StreamingScriptedModel(rule)
+    model = ScriptedModel(rule)
     return Agent(name=name, instructions="be brief", tools=[get_weather], model=model), model
 
 
-def handoff_graph(prefix: str) -> tuple[Agent[Any], list[StreamingScriptedModel]]:
+def handoff_graph(prefix: str) -> tuple[Agent[Any], list[ScriptedModel]]:
     """triage hands off to billing, which calls a tool and answers."""
 
     @function_tool
@@ -140,10 +125,10 @@ def handoff_graph(prefix: str) -> tuple[Agent[Any], list[StreamingScriptedModel]
             return [tool_call("lookup_invoice", {"number": "F-7"}, "b1")]
         return [message(f"Found it: {done[0]['output']}")]
 
-    billing_model = StreamingScriptedModel(billing_rule)
+    billing_model = ScriptedModel(billing_rule)
     billing = Agent(name=f"{prefix}_billing", instructions="Check invoices.", tools=[lookup_invoice],
                     model=billing_model)
-    triage_model = StreamingScriptedModel(lambda items: [tool_call(Handoff.default_tool_name(billing), {}, "h1")])
+    triage_model = ScriptedModel(lambda items: [tool_call(Handoff.default_tool_name(billing), {}, "h1")])
     triage = Agent(name=f"{prefix}_triage", instructions="Route.", handoffs=[billing], model=triage_model)
     return triage, [triage_model, billing_model]
 
@@ -263,7 +248,7 @@ async def test_attaching_to_a_running_run_streams_the_steps_it_executes_from_the
         done = outputs(items)
         return [message(f"answer: {done[0]['output']}")] if done else [tool_call("slow_lookup", {"query": "q"}, "s1")]
 
-    model = StreamingScriptedModel(rule)
+    model = ScriptedModel(rule)
     agent = Agent(name="stream_attach", instructions="Look it up.", tools=[slow_lookup], model=model)
     first = Runner.run_streamed(agent, "look up q", run_id="stream-attach")
     first_task = asyncio.ensure_future(collect(first))
@@ -289,7 +274,7 @@ async def test_a_streamed_run_keeps_its_session_like_the_native_run(tmp_path: Pa
     outputs_by_runner: dict[str, list[Any]] = {}
     stored: dict[str, list[Any]] = {}
     for kind in ("native", "durable"):
-        model = StreamingScriptedModel(recall)
+        model = ScriptedModel(recall)
         agent = Agent(name="stream_session", instructions="remember", model=model)
         session = SQLiteSession(f"user-{kind}", tmp_path / f"{kind}.db")
         answers = []
@@ -315,10 +300,10 @@ def no_passwords(ctx: RunContextWrapper[Any], agent: Agent[Any], input: Any) -> 
 
 
 async def test_input_guardrail_tripwire_raises_from_stream_events() -> None:
-    model = StreamingScriptedModel(lambda items: [message("Here you go.")])
+    model = ScriptedModel(lambda items: [message("Here you go.")])
     agent = Agent(name="stream_guard", instructions="Answer.", model=model, input_guardrails=[no_passwords])
     native = NativeRunner.run_streamed(
-        Agent(name="stream_guard", instructions="Answer.", model=StreamingScriptedModel(lambda items: [message("x")]),
+        Agent(name="stream_guard", instructions="Answer.", model=ScriptedModel(lambda items: [message("x")]),
               input_guardrails=[no_passwords]),
         "my password is hunter2",
     )
@@ -343,8 +328,8 @@ async def test_max_turns_exceeded_raises_from_stream_events() -> None:
         """Poll the queue."""
         return "still waiting"
 
-    def build() -> tuple[Agent[Any], StreamingScriptedModel]:
-        model = StreamingScriptedModel(lambda items: [tool_call("poll", {}, f"q{len(outputs(items))}")])
+    def build() -> tuple[Agent[Any], ScriptedModel]:
+        model = ScriptedModel(lambda items: [tool_call("poll", {}, f"q{len(outputs(items))}")])
         return Agent(name="stream_max_turns", instructions="Poll.", tools=[poll], model=model), model
 
     native_agent, native_model = build()
@@ -377,7 +362,7 @@ async def test_an_empty_run_id_is_refused() -> None:
 # ---------------------------------------------------------------------------- human approval
 
 
-def refund_graph(name: str, refunds: list[int], rule: Any) -> tuple[Agent[Any], StreamingScriptedModel]:
+def refund_graph(name: str, refunds: list[int], rule: Any) -> tuple[Agent[Any], ScriptedModel]:
     """One agent whose ``refund`` tool needs approval; ``rule`` scripts the model."""
 
     @function_tool(needs_approval=True)
@@ -386,7 +371,7 @@ def refund_graph(name: str, refunds: list[int], rule: Any) -> tuple[Agent[Any], 
         refunds.append(amount)
         return f"refunded {amount}"
 
-    model = StreamingScriptedModel(rule)
+    model = ScriptedModel(rule)
     return Agent(name=name, instructions="refund politely", tools=[refund], model=model), model
 
 
@@ -565,3 +550,15 @@ async def test_a_native_run_state_starts_a_durable_streamed_run() -> None:
     assert result.final_output == native[1][1].final_output == "refunded 5"
     assert refunds == [5] and model.calls == 2  # one native call, one durable
     assert scheduled_activities("stream-from-state") == ["openai_agents.tool", "openai_agents.model"]
+
+
+async def test_a_streamed_run_asks_its_model_to_stream_as_natively() -> None:
+    native_agent, native_model = weather_graph("stream_asks")
+    await collect(NativeRunner.run_streamed(native_agent, "weather?"))
+    streamed_agent, streamed_model = weather_graph("stream_asks")
+    await collect(Runner.run_streamed(streamed_agent, "weather?", run_id="stream-asks"))
+    plain_agent, plain_model = weather_graph("stream_asks")
+    await Runner.run(plain_agent, "weather?", run_id="stream-asks-plain")
+    assert native_model.streamed == native_model.calls == 2
+    assert streamed_model.streamed == streamed_model.calls == 2
+    assert plain_model.streamed == 0 and plain_model.calls == 2
