@@ -117,6 +117,29 @@ async def test_a_run_config_given_as_a_dict_applies_as_the_sdks_runner_takes_it(
         await Runner.run(Agent(name="dict-config", model=model), "hi", run_config={"not_a_field": 1})
 
 
+class _HeldTool:
+    """A tool ``wait_for_release`` that runs until the test releases it; ``rule`` calls it once."""
+
+    def __init__(self) -> None:
+        import asyncio
+
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+        @function_tool
+        async def wait_for_release() -> str:
+            """Wait until the caller releases the tool."""
+            self.started.set()
+            await self.release.wait()
+            return "released"
+
+        self.tool = wait_for_release
+
+    @staticmethod
+    def rule(items: list[Any]) -> list[Any]:
+        done = outputs(items)
+        return [message(done[0]["output"])] if done else [tool_call("wait_for_release", {}, "w1")]
+
+
 class _LoopModel(ScriptedModel):
     """Records the event loop each call runs on."""
 
@@ -135,25 +158,13 @@ async def test_model_and_tool_calls_run_on_the_callers_loop_with_its_asyncio_obj
     import asyncio
 
     caller_loop = asyncio.get_running_loop()
-    started, release = asyncio.Event(), asyncio.Event()  # bound to the caller's loop, as an app's objects are
-
-    @function_tool
-    async def wait_for_release() -> str:
-        """Wait until the caller releases the tool."""
-        started.set()
-        await release.wait()
-        return "released"
-
-    def rule(items: list[Any]) -> list[Any]:
-        done = outputs(items)
-        return [message(done[0]["output"])] if done else [tool_call("wait_for_release", {}, "w1")]
-
-    model = _LoopModel(rule)
-    agent = Agent(name="loop-bound", instructions="be brief", tools=[wait_for_release], model=model)
+    held = _HeldTool()  # its events are bound to the caller's loop, as an app's objects are
+    model = _LoopModel(held.rule)
+    agent = Agent(name="loop-bound", instructions="be brief", tools=[held.tool], model=model)
     run = asyncio.ensure_future(Runner.run(agent, "go", run_id="basics-caller-loop"))
-    await asyncio.wait_for(started.wait(), 30)
+    await asyncio.wait_for(held.started.wait(), 30)
     assert not run.done()
-    release.set()
+    held.release.set()
     result = await asyncio.wait_for(run, 30)
     assert result.final_output == "released"
     assert model.loops == [caller_loop, caller_loop]
@@ -164,32 +175,20 @@ async def test_a_cancelled_caller_stops_waiting_and_the_run_goes_on() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     loop = asyncio.get_running_loop()
-    started, release = asyncio.Event(), asyncio.Event()
-
-    @function_tool
-    async def slow_step() -> str:
-        """A step that takes a while."""
-        started.set()
-        await release.wait()
-        return "finished"
-
-    def rule(items: list[Any]) -> list[Any]:
-        done = outputs(items)
-        return [message(done[0]["output"])] if done else [tool_call("slow_step", {}, "s1")]
-
-    agent = Agent(name="cancelled-caller", instructions="be brief", tools=[slow_step], model=ScriptedModel(rule))
+    held = _HeldTool()
+    agent = Agent(name="cancelled-caller", instructions="be brief", tools=[held.tool], model=ScriptedModel(held.rule))
     waiters = ThreadPoolExecutor(2)
     loop.set_default_executor(waiters)
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(Runner.run(agent, "go", run_id="basics-cancelled"), 1)
-    assert started.is_set()
+    assert held.started.is_set()
     # What asyncio.run() does at exit: wait for the threads of to_thread. The run's waiter has stopped.
     with ThreadPoolExecutor(1) as other:
         await asyncio.wait_for(loop.run_in_executor(other, waiters.shutdown), 10)
     loop.set_default_executor(ThreadPoolExecutor(2))
-    release.set()
+    held.release.set()
     result = await asyncio.wait_for(Runner.run(agent, "go", run_id="basics-cancelled"), 30)
-    assert result.final_output == "finished"
+    assert result.final_output == "released"
 
 
 async def test_a_tool_raising_cancelled_error_fails_its_call_as_natively() -> None:
