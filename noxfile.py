@@ -53,6 +53,7 @@ UPSTREAM_OPENAI_AGENTS_TEST_DEPS = (
     "openai-agents[voice,viz,litellm,sqlalchemy,encrypt,redis,dapr,mongodb,docker]==0.24.0",
     "pytest-asyncio", "pytest-mock>=3.14", "inline-snapshot>=0.20.7", "fastapi>=0.110,<1", "aiosqlite>=0.21",
     "fakeredis>=2.31.3", "websockets", "textual", "rich>=13.1,<15", "eval-type-backport>=0.2.2", "pip",
+    "pytest-xdist>=3.6",
 )
 
 
@@ -63,15 +64,17 @@ def upstream_openai_agents(session: nox.Session) -> None:
     work = Path(session.create_tmp()).resolve()
     requirement = work / "sdist.txt"
     requirement.write_text(UPSTREAM_OPENAI_AGENTS + "\n")
-    session.run("python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
-                "--require-hashes", "-r", str(requirement), "-d", str(work))
+    session.run_install("python", "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+                        "--require-hashes", "-r", str(requirement), "-d", str(work))
     sdist = next(work.glob("openai_agents-*.tar.gz"))
-    session.run("python", "-c", f"import tarfile; tarfile.open({str(sdist)!r}).extractall({str(work)!r}, filter='data')")
+    session.run_install("python", "-c",
+                        f"import tarfile; tarfile.open({str(sdist)!r}).extractall({str(work)!r}, filter='data')")
     source = work / sdist.name.removesuffix(".tar.gz")
     here = Path(__file__).parent / "tests" / "upstream"
+    # One worker per core (each durable worker on an engine database of its own); a test still
+    # waiting after 10 s fails, as a hung durable run would.
     common = ("-p", "outcomes_plugin", "-p", "no:cacheprovider", "-q", "--no-header", "-rN", "--tb=no",
-              "--continue-on-collection-errors",
-              "--timeout=20", *session.posargs)
+              "--continue-on-collection-errors", "-n", "auto", "--timeout=10", *session.posargs)
     env = {"PYTHONPATH": str(here)}
     # The suite's own test files (tests/test_*.py); its subfolders test sandboxes, realtime and
     # voice sessions, extensions and provider models, which never go through Runner.run.

@@ -25,6 +25,6 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     path = os.environ.get("UPSTREAM_OUTCOMES")
-    if path:
+    if path and not os.environ.get("PYTEST_XDIST_WORKER"):  # under xdist the controller hears every report
         with open(path, "w", encoding="utf-8") as file:
             json.dump(_outcomes, file, indent=0, sort_keys=True)
