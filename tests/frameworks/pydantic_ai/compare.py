@@ -1,7 +1,7 @@
 """Comparing a durable run with a native one on what a user reads back.
 
 Messages are compared as PydanticAI's own JSON form, with what differs from run to run by
-design replaced by placeholders: timestamps, run and conversation ids (as PydanticAI's own
+design replaced by placeholders: timestamps and durations, run and conversation ids (as PydanticAI's own
 tests do with ``IsNow``/``IsStr``), and generated tool call ids (numbered in order of first
 appearance, so a call and its return still have to match).
 """
@@ -12,7 +12,13 @@ from typing import Any
 
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 
-_VOLATILE = {"timestamp": "<time>", "run_id": "<run id>", "conversation_id": "<conversation id>"}
+_VOLATILE = {
+    "timestamp": "<time>",
+    "request_timestamp": "<time>",
+    "duration": "<duration>",
+    "run_id": "<run id>",
+    "conversation_id": "<conversation id>",
+}
 
 
 def normalized(messages: list[ModelMessage]) -> list[Any]:
