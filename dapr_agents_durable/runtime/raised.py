@@ -14,11 +14,12 @@ Example::
 
 In the process where the activity ran, the workflow can raise the very object the call
 raised (its type, attributes and identity, as natively): the activity keeps it with
-:func:`keep_original` and :func:`raised_again` finds it by run, type name and message.
+:func:`keep_original` (or awaits the call in :func:`failure_kept`) and :func:`raised_again`
+finds it by run, type name and message.
 
 A call that raises ``asyncio.CancelledError`` itself (a tool giving up, not the activity
-being cancelled) would leave its activity unfinished; :func:`own_cancellation_reported`
-reports it as a failure, which :func:`rebuilt` raises again as a ``CancelledError``.
+being cancelled) would leave its activity unfinished; :func:`failure_kept` reports it as a
+failure, which :func:`rebuilt` raises again as a ``CancelledError``.
 """
 
 from __future__ import annotations
@@ -113,13 +114,20 @@ def recorded(error_type: str, message: str) -> tuple[str, str]:
     return error_type, message
 
 
-async def own_cancellation_reported(call: Awaitable[T]) -> T:
-    """Await ``call`` in an activity; a ``CancelledError`` it raises itself (while the activity
-    is not being cancelled) fails the activity for good as :data:`CANCELLED`, with its text."""
+async def failure_kept(run_id: str, call: Awaitable[T]) -> T:
+    """Await ``call`` in an activity of run ``run_id``, keeping what it raises for :func:`raised_again`.
+
+    A ``CancelledError`` it raises itself (while the activity is not being cancelled) fails
+    the activity for good as :data:`CANCELLED`, with its text.
+    """
     try:
         return await call
     except asyncio.CancelledError as exc:
         task = asyncio.current_task()
         if task is not None and task.cancelling():  # the activity itself is cancelled: let it end so
             raise
+        keep_original(run_id, exc)
         raise NonRetryableError(f"{CANCELLED}: {exc}") from exc
+    except BaseException as exc:
+        keep_original(run_id, exc)
+        raise

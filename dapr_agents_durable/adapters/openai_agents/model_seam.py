@@ -28,8 +28,8 @@ from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.streaming import response_events
 from dapr_agents_durable.adapters.openai_agents.tool_seam import SDK_ERRORS
 from dapr_agents_durable.loop import current_execution, on_durable_loop
-from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.loop.errors import ActivityError
+from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.runtime import idempotency
 from dapr_agents_durable.runtime.raised import CallFailed, keep_original, raised_again
 from dapr_agents_durable.runtime.retries import MODEL_RETRY_POLICY, fail_for_retry, stored_once_paid, within

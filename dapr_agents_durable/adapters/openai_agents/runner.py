@@ -150,8 +150,8 @@ class Runner:
         exhausted the result holds the final attributes, as ``Runner.run``'s does.
 
         Granularity: the model streams (``stream_response``) inside its ``openai_agents.model``
-        activity, and its response arrives whole, as one ``response.output_text.delta`` per text part, one ``response.output_item.done``
-        per output item and one ``response.completed``; run item events (tool calls, tool
+        activity, and its response arrives whole, as one ``response.output_text.delta`` per text
+        part, one ``response.output_item.done`` per output item and one ``response.completed``; run item events (tool calls, tool
         outputs, handoffs, messages) and agent updates come as the SDK emits them.
 
         ``run_id`` as for :meth:`run`: a run still going is attached to and streams the steps

@@ -43,7 +43,7 @@ from dapr_agents_durable.loop import current_execution
 from dapr_agents_durable.loop.errors import ActivityError
 from dapr_agents_durable.runtime import Registry
 from dapr_agents_durable.runtime.codec import checked
-from dapr_agents_durable.runtime.raised import CallFailed, keep_original, own_cancellation_reported, raised_again
+from dapr_agents_durable.runtime.raised import CallFailed, failure_kept, raised_again
 from dapr_agents_durable.runtime.registry import registered
 
 
@@ -165,11 +165,7 @@ async def session_activity(ctx: wf.WorkflowActivityContext, request: dict[str, A
         )
     spec = RUNS.get(run_id)
     wrapper = _get_session_wrapper(handle.item, RunContextWrapper(context=spec.context if spec else None))
-    try:
-        result = await handle.call(lambda session: own_cancellation_reported(_apply(session, request, wrapper)))
-    except BaseException as exc:
-        keep_original(run_id, exc)
-        raise
+    result = await handle.call(lambda session: failure_kept(run_id, _apply(session, request, wrapper)))
     what = f"{request['op']} of session {actual or request['session_id']!r}"
     return {"result": checked(result, what=what), "session_id": _session_id(handle.item)}
 

@@ -28,10 +28,10 @@ from dapr_agents_durable.adapters.openai_agents.options import tool_options
 from dapr_agents_durable.adapters.openai_agents.runs import RUNS
 from dapr_agents_durable.adapters.openai_agents.tool_codec import decode_output, encode_output
 from dapr_agents_durable.loop import current_execution
-from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.loop.errors import ActivityError, DurableLoopError, DurableTaskError
+from dapr_agents_durable.loop.home import on_loop
 from dapr_agents_durable.runtime import idempotency
-from dapr_agents_durable.runtime.raised import CallFailed, keep_original, own_cancellation_reported, raised_again
+from dapr_agents_durable.runtime.raised import CallFailed, failure_kept, raised_again
 from dapr_agents_durable.runtime.run_ids import nested_runs
 from dapr_agents_durable.runtime.retries import stored_once_paid
 
@@ -115,14 +115,10 @@ async def tool_activity(ctx: wf.WorkflowActivityContext, request: dict[str, Any]
     )
     # Runs the tool starts without a run id get ids derived from this call, so a retry attaches to them.
     with idempotency.step_key(ctx.workflow_id, request["call_id"]), nested_runs(ctx.workflow_id, request["call_id"]):
-        try:
-            output = await on_loop(
-                spec.loop if spec else None,
-                lambda: own_cancellation_reported(original(tool_context, request["arguments"])),
-            )
-        except BaseException as exc:
-            keep_original(ctx.workflow_id, exc)
-            raise
+        output = await on_loop(
+            spec.loop if spec else None,
+            lambda: failure_kept(ctx.workflow_id, original(tool_context, request["arguments"])),
+        )
     what = f"result of tool {request['tool']!r} of agent {request['agent']!r}"
     with stored_once_paid():
         result = {
